@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
+import { CliError, EXIT } from '../errors.js';
+import { untilStopped } from '../signals.js';
+
+function describe(report: SyncReport): string {
+  const parts: string[] = [report.state];
+  if (report.pushed) parts.push(`pushed ${report.pushed}`);
+  if (report.pulled) parts.push(`pulled ${report.pulled}`);
+  if (report.conflicts.length) parts.push(`conflicts kept: ${report.conflicts.join(', ')}`);
+  if (report.lostClaims.length) parts.push(`claims lost: ${report.lostClaims.join(', ')}`);
+  for (const refused of report.refused) parts.push(`refused ${refused.path} (${refused.reason})`);
+  if (report.error) parts.push(`(${report.error.split('\n')[0]})`);
+  return parts.join('; ');
+}
+
+export async function run(opts: {
+  vault: string;
+  agent: string;
+  once?: boolean;
+  interval: string;
+}): Promise<void> {
+  const intervalMs = Number(opts.interval) * 1000;
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0)
+    throw new CliError('--interval must be a positive number', EXIT.usage);
+  const repo = new VaultRepo({
+    root: resolve(opts.vault),
+    agent: opts.agent,
+    onEvent: (event) => process.stderr.write(`fte sync: ${event.message}\n`),
+  });
+  if (opts.once) {
+    const report = await repo.sync();
+    process.stdout.write(`${describe(report)}\n`);
+    if (report.state === 'offline') process.exitCode = EXIT.offline;
+    return;
+  }
+  let last = '';
+  await untilStopped(intervalMs, async () => {
+    const line = describe(await repo.sync());
+    if (line !== last || line !== 'synced') process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+    last = line;
+  });
+}

@@ -1,0 +1,87 @@
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, EXIT } from './errors.js';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0   success
+  1   error (the message says what to do)
+  2   usage error
+  3   fte claim: another agent owns the item
+  4   fte claim: no such item in Needs_Action/
+  75  the remote was needed but could not be reached
+  78  refused by configuration (e.g. the operator found send credentials)
+`;
+
+const program = new Command('fte')
+  .description(
+    'A personal AI employee: the cloud drafts, the local executive acts, a git-synced vault in between.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', EXIT_CODES_HELP)
+  .exitOverride();
+
+const vaultOption = () =>
+  new Option('--vault <dir>', 'vault directory').env('FTE_VAULT').makeOptionMandatory();
+const agentOption = (fallback: string) =>
+  new Option('--agent <name>', 'agent name (folder under In_Progress/)').env('FTE_AGENT').default(fallback);
+
+program
+  .command('init')
+  .description(
+    'create a vault (folders, Dashboard.md, Company_Handbook.md, .gitignore, git repo); never overwrites',
+  )
+  .argument('<dir>', 'vault directory to create or complete')
+  .option('--remote <url>', 'git remote to sync with (an existing vault there is adopted)')
+  .addOption(agentOption('local'))
+  .action(async (dir: string, opts) => (await import('./commands/init.js')).run(dir, opts));
+
+program
+  .command('claim')
+  .description('claim an item: move Needs_Action/<domain>/<id>.md to In_Progress/<agent>/ and push the claim')
+  .argument('<id>', 'task id (the file name without .md)')
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .addHelpText(
+    'after',
+    '\nExit code 0 when this agent won the claim, 3 when another agent owns the item,\n4 when there is no such item, 75 when the remote is unreachable (nothing is claimed then).',
+  )
+  .action(async (id: string, opts) => (await import('./commands/claim.js')).run(id, opts));
+
+program
+  .command('sync')
+  .description('fetch, rebase and push the vault; commits local changes first (secret files are refused)')
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .option('--once', 'one cycle, then exit')
+  .option('--interval <seconds>', 'seconds between cycles', '10')
+  .action(async (opts) => (await import('./commands/sync.js')).run(opts));
+
+program
+  .command('status')
+  .description('list every task with its id, domain, phase, owner and path')
+  .addOption(vaultOption())
+  .option('--json', 'print JSON instead of a table')
+  .action(async (opts) => (await import('./commands/status.js')).run(opts));
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`fte: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`fte: ${message}\n`);
+    if (process.env.FTE_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
+    process.exitCode = EXIT.error;
+  }
+}
+
+await main();
