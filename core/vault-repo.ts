@@ -45,7 +45,12 @@ export type VaultRepoOptions = {
   onEvent?: (event: { kind: string; message: string; path?: string }) => void;
 };
 
-const CLAIM_MESSAGE = /^(\S+): claim (\S+)$/;
+/**
+ * Commits that are decisions about an item someone else may have decided first: a claim, or the cloud
+ * expiring an approval the owner may already have answered. When such a commit no longer applies on top
+ * of the remote, the remote's decision stands and ours is dropped (never "both kept").
+ */
+const YIELDING_COMMIT = /^(\S+): (claim|expire) (\S+)$/;
 
 /**
  * The single git owner of one vault clone (DESIGN.md §4): small commits, fetch → rebase → push, claims
@@ -243,10 +248,11 @@ export class VaultRepo {
     }
     for (let step = 0; step < 10_000 && this.rebaseInProgress(); step++) {
       const subject = (await this.git.run(['log', '-1', '--format=%s', 'REBASE_HEAD'])).trim();
-      const claim = CLAIM_MESSAGE.exec(subject);
-      if (claim?.[1] === this.agent && claim[2]) {
-        // Our claim met the remote's: the other agent's push landed first, so the item is theirs.
-        report.lostClaims.push(claim[2]);
+      const decision = YIELDING_COMMIT.exec(subject);
+      if (decision?.[1] === this.agent && decision[3]) {
+        // Our decision met the remote's: the other push landed first, so theirs stands.
+        if (decision[2] === 'claim') report.lostClaims.push(decision[3]);
+        this.onEvent({ kind: 'superseded', message: `dropped "${subject}": the remote decided ${decision[3]} first` });
         await this.continueRebase(['rebase', '--skip']);
         continue;
       }
