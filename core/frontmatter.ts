@@ -36,9 +36,10 @@ export function parseMarkdown(text: string): MarkdownDoc {
   const doc = parseDocument(yamlText, { prettyErrors: false, uniqueKeys: true });
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line;
-    const quote = line === undefined ? undefined : yamlText.split(/\r?\n/)[line - 1];
-    throw new FrontmatterError(`invalid YAML in frontmatter (${firstError.code.toLowerCase()})`, quote);
+    throw new FrontmatterError(
+      `invalid YAML in frontmatter (${firstError.code.toLowerCase()})`,
+      lineAt(yamlText, firstError.pos[0]),
+    );
   }
   const data = doc.toJS({ maxAliasCount: 50 }) as unknown;
   if (data === null || data === undefined) return { data: {}, body };
@@ -49,6 +50,14 @@ export function parseMarkdown(text: string): MarkdownDoc {
     );
   }
   return { data: data as Record<string, unknown>, body };
+}
+
+/** The line holding `offset`, or the last non-blank line before it (YAML reports unclosed brackets at the end). */
+function lineAt(text: string, offset: number): string | undefined {
+  const lines = text.split(/\r?\n/);
+  let index = text.slice(0, Math.max(0, offset)).split(/\r?\n/).length - 1;
+  while (index > 0 && !lines[index]?.trim()) index--;
+  return lines[index];
 }
 
 /** Renders frontmatter and body; undefined values are left out. */

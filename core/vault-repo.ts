@@ -252,7 +252,10 @@ export class VaultRepo {
       if (decision?.[1] === this.agent && decision[3]) {
         // Our decision met the remote's: the other push landed first, so theirs stands.
         if (decision[2] === 'claim') report.lostClaims.push(decision[3]);
-        this.onEvent({ kind: 'superseded', message: `dropped "${subject}": the remote decided ${decision[3]} first` });
+        this.onEvent({
+          kind: 'superseded',
+          message: `dropped "${subject}": the remote decided ${decision[3]} first`,
+        });
         await this.continueRebase(['rebase', '--skip']);
         continue;
       }
