@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { AuditLog } from './audit.js';
 import { isErrno, listFolders, moveExclusive } from './fsutil.js';
 import { Git, GitCommandError, isPushRejected } from './git.js';
 import { assertSafeTaskId } from './ids.js';
@@ -43,6 +42,12 @@ export type VaultRepoOptions = {
   clock?: () => Date;
   /** Called for each thing worth a log line (refused files, conflicts, offline). */
   onEvent?: (event: { kind: string; message: string; path?: string }) => void;
+  /**
+   * Folders the sync's "commit the working tree" step leaves alone. Local keeps the owner's uncommitted
+   * moves into `Approved/` and `Rejected/` out of it, so approval intake (executor/) sees them as the
+   * owner's decisions and signs them, instead of finding them already committed like a pull.
+   */
+  sweepExclude?: string[];
 };
 
 /**
@@ -61,11 +66,12 @@ export class VaultRepo {
   readonly root: string;
   readonly agent: string;
   private readonly git: Git;
-  private readonly audit: AuditLog;
   private readonly clock: () => Date;
   private readonly onEvent: NonNullable<VaultRepoOptions['onEvent']>;
+  private readonly sweepExclude: string[];
   private queue: Promise<unknown> = Promise.resolve();
   private recovered = false;
+  private remoteConfigured: boolean | undefined;
 
   constructor(options: VaultRepoOptions) {
     this.root = options.root;
@@ -75,8 +81,8 @@ export class VaultRepo {
       timeoutMs: options.timeoutMs,
       author: { name: `fte-${options.agent}`, email: `${options.agent}@fte.invalid` },
     });
-    this.audit = new AuditLog(options.root, this.clock);
     this.onEvent = options.onEvent ?? (() => undefined);
+    this.sweepExclude = options.sweepExclude ?? [];
   }
 
   /** Runs `fn` alone: nothing else in this process touches git or moves files through this repo meanwhile. */
@@ -116,8 +122,8 @@ export class VaultRepo {
   }
 
   async hasRemote(): Promise<boolean> {
-    const remotes = await this.git.run(['remote']);
-    return remotes.split('\n').includes(REMOTE);
+    this.remoteConfigured ??= (await this.git.run(['remote'])).split('\n').includes(REMOTE);
+    return this.remoteConfigured;
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -176,7 +182,10 @@ export class VaultRepo {
   }
 
   private async syncUnlocked(): Promise<SyncReport> {
-    const pending = await this.commitUnlocked(`${this.agent}: sync working tree`);
+    const sweep = this.sweepExclude.length
+      ? ['.', ...this.sweepExclude.map((path) => `:(exclude)${path}`)]
+      : undefined;
+    const pending = await this.commitUnlocked(`${this.agent}: sync working tree`, sweep);
     const report = this.emptyReport('local-only');
     report.refused = pending.refused;
     if (!(await this.hasRemote())) return report;
@@ -186,14 +195,7 @@ export class VaultRepo {
       } catch (error) {
         return this.offline(report, error);
       }
-      const remoteExists = await this.git.succeeds([
-        'rev-parse',
-        '--verify',
-        '--quiet',
-        `${REMOTE_REF}^{commit}`,
-      ]);
-      if (remoteExists) await this.integrate(report);
-      const ahead = remoteExists ? await this.count(`${REMOTE_REF}..HEAD`) : 1;
+      const ahead = await this.integrate(report);
       if (ahead === 0) return { ...report, state: 'synced' };
       try {
         await this.push();
@@ -226,17 +228,38 @@ export class VaultRepo {
     return Number((await this.git.run(['rev-list', '--count', range])).trim());
   }
 
-  /** Brings the remote's commits in: fast-forward when we have none of our own, else rebase ours on top. */
-  private async integrate(report: SyncReport): Promise<void> {
-    const behind = await this.count(`HEAD..${REMOTE_REF}`);
-    if (behind === 0) return;
-    report.pulled += behind;
-    const ahead = await this.count(`${REMOTE_REF}..HEAD`);
-    if (ahead === 0) {
+  /** Commits on each side since the histories split, or undefined when the remote has no branch yet. */
+  private async divergence(): Promise<{ ahead: number; behind: number } | undefined> {
+    try {
+      const [ahead, behind] = (
+        await this.git.run(['rev-list', '--left-right', '--count', `HEAD...${REMOTE_REF}`])
+      )
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+      return { ahead: ahead ?? 0, behind: behind ?? 0 };
+    } catch (error) {
+      if (await this.git.succeeds(['rev-parse', '--verify', '--quiet', `${REMOTE_REF}^{commit}`]))
+        throw error;
+      return undefined;
+    }
+  }
+
+  /**
+   * Brings the remote's commits in (fast-forward when we have none of our own, else rebase ours on top)
+   * and returns how many of our commits are left to push. An empty remote gets everything.
+   */
+  private async integrate(report: SyncReport): Promise<number> {
+    const split = await this.divergence();
+    if (!split) return 1;
+    if (split.behind === 0) return split.ahead;
+    report.pulled += split.behind;
+    if (split.ahead === 0) {
       await this.git.run(['merge', '--quiet', '--ff-only', '--autostash', REMOTE_REF]);
-      return;
+      return 0;
     }
     await this.rebase(report);
+    return (await this.divergence())?.ahead ?? 0;
   }
 
   private async rebase(report: SyncReport): Promise<void> {
@@ -312,7 +335,9 @@ export class VaultRepo {
         });
         await this.git.run(['rm', '--quiet', '--cached', '--ignore-unmatch', '--', path]);
       }
-      await this.audit.append({
+      // Loaded on first use: the audit log pulls in zod, which an idle sync cycle does not need.
+      const { AuditLog } = await import('./audit.js');
+      await new AuditLog(this.root, this.clock).append({
         action_type: 'sync_conflict',
         actor: this.agent,
         target: path,
