@@ -2,11 +2,12 @@ import { resolve } from 'node:path';
 import { sanitizeTaskId } from '../../core/ids.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import { CliError, EXIT } from '../errors.js';
+import { resolveVault } from '../vault-arg.js';
 
 export async function run(rawId: string, opts: { vault: string; agent: string }): Promise<void> {
   const id = rawId.endsWith('.md') ? rawId.slice(0, -3) : rawId;
   if (sanitizeTaskId(id) !== id) throw new CliError(`not a task id: ${JSON.stringify(rawId)}`, EXIT.usage);
-  const repo = new VaultRepo({ root: resolve(opts.vault), agent: opts.agent });
+  const repo = new VaultRepo({ root: resolveVault(opts.vault), agent: opts.agent });
   const outcome = await repo.claim(id);
   switch (outcome.result) {
     case 'won':

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { scanVault, summarizeTasks } from '../../core/status.js';
 import { formatTable } from '../table.js';
+import { resolveVault } from '../vault-arg.js';
 
 export async function run(opts: { vault: string; json?: boolean }): Promise<void> {
-  const tasks = summarizeTasks(await scanVault(resolve(opts.vault)));
+  const tasks = summarizeTasks(await scanVault(resolveVault(opts.vault)));
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(tasks, null, 2)}\n`);
     return;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
 import { CliError, EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
+import { resolveVault } from '../vault-arg.js';
 
 function describe(report: SyncReport): string {
   const parts: string[] = [report.state];
@@ -24,7 +25,7 @@ export async function run(opts: {
   if (!Number.isFinite(intervalMs) || intervalMs <= 0)
     throw new CliError('--interval must be a positive number', EXIT.usage);
   const repo = new VaultRepo({
-    root: resolve(opts.vault),
+    root: resolveVault(opts.vault),
     agent: opts.agent,
     onEvent: (event) => process.stderr.write(`fte sync: ${event.message}\n`),
   });
