@@ -64,6 +64,45 @@ program
   .option('--json', 'print JSON instead of a table')
   .action(async (opts) => (await import('./commands/status.js')).run(opts));
 
+// ---- local executive (executor/) ----
+program
+  .command('executor')
+  .description(
+    'the local executive: sync, take in approvals, send approved emails at most once, merge Updates/ into Dashboard.md',
+  )
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .option('--once', 'one full pass, then exit')
+  .option('--interval <seconds>', 'seconds between passes', '10')
+  .action(async (opts) => (await import('./commands/executor.js')).run(opts));
+
+program
+  .command('approve')
+  .description('approve a draft: sign it with the local approval key and move it to Approved/')
+  .argument('<id>', 'task id (the file name without .md)')
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .action(async (id: string, opts) => (await import('./commands/approve.js')).run(id, opts));
+
+program
+  .command('reject')
+  .description('reject a draft: move it and its item to Rejected/; nothing is sent')
+  .argument('<id>', 'task id (the file name without .md)')
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .option('--reason <text>', 'why, recorded in the file and the audit log')
+  .action(async (id: string, opts) => (await import('./commands/reject.js')).run(id, opts));
+
+program
+  .command('resolve')
+  .description('decide an Uncertain send (the executor stopped mid-send): was it sent or not?')
+  .argument('<id>', 'task id')
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .option('--sent', 'it did go out: finish without sending again')
+  .option('--not-sent', 'it did not go out: send it again (same Message-ID)')
+  .action(async (id: string, opts) => (await import('./commands/resolve.js')).run(id, opts));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

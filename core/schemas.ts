@@ -46,6 +46,8 @@ export const APPROVAL_STATUSES = [
   'executed',
   'failed',
   'uncertain',
+  /** Local refused to execute it (unsigned, edited after signing, expired); `refusal_reason` says why. */
+  'refused',
 ] as const;
 
 /** Frontmatter of an approval request (`Pending_Approval/<domain>/<id>.md`). */
@@ -86,6 +88,14 @@ export const APPROVAL_META_KEYS = new Set([
   'result',
   'executed_at',
   'error',
+  // Written by the local executive when it signs, refuses or executes an approval (executor/).
+  'approval_signature',
+  'approved_via',
+  'original_content_sha256',
+  'refused_at',
+  'refusal_reason',
+  'sent_message_id',
+  'idempotency_key',
 ]);
 
 export const UPDATE_KINDS = [

@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { FOLDERS } from '../../core/layout.js';
+import { SmtpTransport } from '../../executor/email.js';
+import { Executive, type PassReport } from '../../executor/executive.js';
+import { createLogger } from '../../executor/log.js';
+import { runUntilStopped } from '../../executor/loop.js';
+import { openLocal } from '../../executor/setup.js';
+import { CliError, EXIT } from '../errors.js';
+import { asCliError } from './local-common.js';
+
+/** One line about a pass, or '' when nothing happened worth a line. */
+export function describePass(report: PassReport): string {
+  const parts: string[] = [];
+  const sync = report.sync[0];
+  if (sync) {
+    const moved = report.sync.reduce((n, s) => n + s.pushed, 0);
+    const pulled = report.sync.reduce((n, s) => n + s.pulled, 0);
+    if (sync.state === 'offline')
+      parts.push(`offline (${sync.error?.split('\n')[0] ?? 'remote unreachable'})`);
+    else if (moved || pulled) parts.push(`synced (pulled ${pulled}, pushed ${moved})`);
+  }
+  const ids = (xs: Array<{ id: string }>) => xs.map((x) => x.id).join(', ');
+  if (report.approved.length) parts.push(`approved ${report.approved.join(', ')}`);
+  if (report.rejected.length) parts.push(`rejected ${report.rejected.join(', ')}`);
+  for (const r of report.refused) parts.push(`REFUSED ${r.id}: ${r.reason}`);
+  for (const s of report.sent) parts.push(`sent ${s.id} ${s.messageId}`);
+  const finishedOnly = report.finished.filter((id) => !report.sent.some((s) => s.id === id));
+  if (finishedOnly.length) parts.push(`finished ${finishedOnly.join(', ')}`);
+  for (const u of report.uncertain) parts.push(`UNCERTAIN ${u.id}: ${u.reason}`);
+  for (const f of report.failed) parts.push(`FAILED ${f.id}: ${f.reason}`);
+  if (report.quarantined.length)
+    parts.push(`unreadable, moved to ${FOLDERS.errors}/: ${report.quarantined.join(', ')}`);
+  if (report.merged) parts.push(`merged ${report.merged} updates into Dashboard.md`);
+  if (report.deferred.length && parts.length) parts.push(`waiting: ${ids(report.deferred)}`);
+  return parts.join('; ');
+}
+
+export async function run(opts: {
+  vault: string;
+  agent: string;
+  once?: boolean;
+  interval: string;
+}): Promise<void> {
+  const intervalMs = Number(opts.interval) * 1000;
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0)
+    throw new CliError('--interval must be a positive number', EXIT.usage);
+  let local: Awaited<ReturnType<typeof openLocal>>;
+  try {
+    local = await openLocal(opts.vault, opts.agent);
+  } catch (error) {
+    throw asCliError(error);
+  }
+  const log = createLogger(opts.agent);
+  const transport =
+    local.config.smtp && !local.config.dryRun ? new SmtpTransport(local.config.smtp) : undefined;
+  const executive = new Executive({
+    root: local.root,
+    agent: opts.agent,
+    key: local.key,
+    config: local.config,
+    log,
+    transport,
+    crashAfterIntent: process.env.FTE_TEST_CRASH_AFTER_INTENT === '1',
+  });
+  if (!transport && !local.config.dryRun) {
+    log.warn('no SMTP server configured (SMTP_HOST, SMTP_FROM): approved emails wait in Approved/');
+  }
+  const step = async () => {
+    const line = describePass(await executive.pass());
+    if (line) process.stdout.write(`${opts.once ? '' : `${new Date().toISOString()} `}${line}\n`);
+  };
+  try {
+    if (opts.once) {
+      await step();
+      return;
+    }
+    log.info({ vault: local.root, intervalMs, dryRun: local.config.dryRun }, 'local executive started');
+    await runUntilStopped(
+      intervalMs,
+      async () => {
+        try {
+          await step();
+        } catch (error) {
+          // One bad pass (a git hiccup, a full disk) must not stop the executive; the next pass retries.
+          log.error({ err: error instanceof Error ? error.message : String(error) }, 'pass failed');
+        }
+      },
+      {
+        watchDirs: [join(local.root, FOLDERS.approved), join(local.root, FOLDERS.rejected)],
+        onStop: () => log.info('stopping after the current pass'),
+      },
+    );
+    log.info('local executive stopped');
+  } finally {
+    transport?.close();
+  }
+}

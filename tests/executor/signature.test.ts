@@ -1,0 +1,205 @@
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { approvalContentHash, approvalParameters, decodeApproval } from '../../core/codec.js';
+import { stringifyMarkdown } from '../../core/frontmatter.js';
+import { ConfigError, loadExecutorConfig, rateFromHandbook } from '../../executor/config.js';
+import {
+  buildReply,
+  classifySendError,
+  replyReferences,
+  replySubject,
+  stableMessageId,
+} from '../../executor/email.js';
+import { ApprovalKeyError, approvalKeyPath, loadApprovalKey } from '../../executor/key.js';
+import { type Approval, signApproval, verifyApproval } from '../../executor/signature.js';
+import { tempDir } from './helpers.js';
+
+const KEY = Buffer.alloc(32, 7);
+const NOW = new Date('2026-01-07T12:00:00Z');
+
+function request(overrides: Record<string, unknown> = {}, body = 'Dear client,\nhere it is.\n'): Approval {
+  const data: Record<string, unknown> = {
+    type: 'approval_request',
+    task: 'EMAIL_1',
+    action: 'send_email',
+    domain: 'email',
+    to: 'client@example.com',
+    subject: 'Re: Invoice',
+    in_reply_to: '<a@mail.example.com>',
+    references: '<a@mail.example.com>',
+    created: '2026-01-07T10:00:00Z',
+    expires: '2026-01-09T10:00:00Z',
+    status: 'pending',
+    source: 'In_Progress/cloud/EMAIL_1.md',
+    ...overrides,
+  };
+  data.content_sha256 = approvalContentHash('send_email', approvalParameters(data), body);
+  return decodeApproval(stringifyMarkdown({ data, body }));
+}
+
+/** Through the file format, as the executor reads it back. */
+const roundTrip = (a: Approval): Approval => decodeApproval(stringifyMarkdown(a));
+
+describe('signed approvals', () => {
+  it('a signed approval verifies after a round trip through the file format', () => {
+    const signed = roundTrip(signApproval(KEY, request(), { now: NOW, by: 'owner', via: 'cli' }));
+    expect(signed.data.status).toBe('approved');
+    expect(signed.data.approval_signature).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(verifyApproval(KEY, 'EMAIL_1', signed, NOW)).toEqual({ ok: true });
+  });
+
+  it('signing covers the owner’s edits made before approving, and keeps the cloud’s original hash', () => {
+    const original = request();
+    const edited = { data: original.data, body: 'Dear client,\nI changed this.\n' };
+    const signed = roundTrip(signApproval(KEY, edited, { now: NOW, by: 'owner', via: 'obsidian' }));
+    expect(signed.data.original_content_sha256).toBe(original.data.content_sha256);
+    expect(signed.data.content_sha256).not.toBe(original.data.content_sha256);
+    expect(verifyApproval(KEY, 'EMAIL_1', signed, NOW).ok).toBe(true);
+  });
+
+  it('refuses an unsigned approval (how the cloud would try to approve its own draft)', () => {
+    const unsigned = request({ status: 'approved' });
+    expect(verifyApproval(KEY, 'EMAIL_1', unsigned, NOW)).toMatchObject({ ok: false, code: 'unsigned' });
+  });
+
+  it('refuses a draft edited after signing: body, a parameter, or body plus a recomputed hash', () => {
+    const signed = roundTrip(signApproval(KEY, request(), { now: NOW, by: 'owner', via: 'cli' }));
+    const bodyEdited = { data: signed.data, body: `${signed.body}P.S. wire the money elsewhere.\n` };
+    expect(verifyApproval(KEY, 'EMAIL_1', bodyEdited, NOW)).toMatchObject({ ok: false, code: 'edited' });
+    const toEdited = { data: { ...signed.data, to: 'attacker@evil.test' }, body: signed.body };
+    expect(verifyApproval(KEY, 'EMAIL_1', toEdited, NOW)).toMatchObject({ ok: false, code: 'edited' });
+    const rehashed = {
+      data: {
+        ...toEdited.data,
+        content_sha256: approvalContentHash('send_email', approvalParameters(toEdited.data), signed.body),
+      },
+      body: signed.body,
+    };
+    expect(verifyApproval(KEY, 'EMAIL_1', rehashed, NOW)).toMatchObject({ ok: false, code: 'forged' });
+  });
+
+  it('refuses a signature made with another key, for another task, or with a moved expiry', () => {
+    const signed = roundTrip(signApproval(KEY, request(), { now: NOW, by: 'owner', via: 'cli' }));
+    expect(verifyApproval(Buffer.alloc(32, 8), 'EMAIL_1', signed, NOW)).toMatchObject({
+      ok: false,
+      code: 'forged',
+    });
+    const other = { data: { ...signed.data, task: 'EMAIL_2' }, body: signed.body };
+    expect(verifyApproval(KEY, 'EMAIL_2', other, NOW)).toMatchObject({ ok: false, code: 'forged' });
+    expect(verifyApproval(KEY, 'EMAIL_2', signed, NOW)).toMatchObject({ ok: false, code: 'mismatch' });
+    const extended = { data: { ...signed.data, expires: '2027-01-01T00:00:00Z' }, body: signed.body };
+    expect(verifyApproval(KEY, 'EMAIL_1', extended, NOW)).toMatchObject({ ok: false, code: 'forged' });
+  });
+
+  it('refuses an expired approval', () => {
+    const signed = roundTrip(signApproval(KEY, request(), { now: NOW, by: 'owner', via: 'cli' }));
+    expect(verifyApproval(KEY, 'EMAIL_1', signed, new Date('2026-01-09T10:00:01Z'))).toMatchObject({
+      ok: false,
+      code: 'expired',
+    });
+  });
+});
+
+describe('the approval key file', () => {
+  it('is created 0600 on first use and read back unchanged', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'config', 'fte', 'approval.key');
+    const vault = join(dir, 'vault');
+    await mkdir(vault);
+    const first = await loadApprovalKey(path, vault);
+    expect(first).toHaveLength(32);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await loadApprovalKey(path, vault)).toEqual(first);
+  });
+
+  it('defaults to the user’s config dir and honours FTE_APPROVAL_KEY_FILE', () => {
+    expect(approvalKeyPath({ XDG_CONFIG_HOME: '/x/cfg' })).toBe('/x/cfg/fte/approval.key');
+    expect(approvalKeyPath({ FTE_APPROVAL_KEY_FILE: '/k/a.key', XDG_CONFIG_HOME: '/x' })).toBe('/k/a.key');
+    expect(approvalKeyPath({})).toMatch(/\.config\/fte\/approval\.key$/);
+  });
+
+  it('refuses a key inside the vault, a key readable by others, and a file that is not a key', async () => {
+    const dir = await tempDir();
+    const vault = join(dir, 'vault');
+    await mkdir(vault);
+    await expect(loadApprovalKey(join(vault, '.fte', 'approval.key'), vault)).rejects.toThrow(
+      /inside the vault/,
+    );
+    await expect(loadApprovalKey(join(vault, 'approval.key'), join(vault, '.'))).rejects.toBeInstanceOf(
+      ApprovalKeyError,
+    );
+    const loose = join(dir, 'loose.key');
+    await writeFile(loose, `${'cd'.repeat(32)}\n`);
+    await chmod(loose, 0o644);
+    await expect(loadApprovalKey(loose, vault)).rejects.toThrow(/chmod 600/);
+    const junk = join(dir, 'junk.key');
+    await writeFile(junk, 'hello\n', { mode: 0o600 });
+    await expect(loadApprovalKey(junk, vault)).rejects.toThrow(/not 64\+ hex digits/);
+    expect(await readFile(junk, 'utf8')).toBe('hello\n');
+  });
+});
+
+describe('the email a send_email approval becomes', () => {
+  it('replies in the thread with a Message-ID fixed per task', () => {
+    const mail = buildReply(
+      request({ subject: 'Invoice', references: '<z@x> <a@mail.example.com>' }),
+      'Owner <owner@example.com>',
+    );
+    expect(mail.subject).toBe('Re: Invoice');
+    expect(mail.inReplyTo).toBe('<a@mail.example.com>');
+    expect(mail.references).toEqual(['<z@x>', '<a@mail.example.com>']);
+    expect(mail.messageId).toBe(stableMessageId('EMAIL_1', 'owner@example.com'));
+    expect(mail.messageId).toMatch(/^<fte-[0-9a-f]{32}@example\.com>$/);
+    expect(mail.text).toBe('Dear client,\nhere it is.\n');
+    expect(replySubject('RE: x')).toBe('RE: x');
+    expect(replyReferences(undefined, '<a@b>')).toEqual(['<a@b>']);
+  });
+
+  it('refuses a recipient that is not an address', () => {
+    expect(() => buildReply(request({ to: 'not an address' }), 'owner@example.com')).toThrow(
+      /not an email address/,
+    );
+  });
+
+  it('tells a send that certainly failed from one that may have gone out', () => {
+    expect(classifySendError({ code: 'ECONNECTION', command: 'CONN' })).toBe('not_sent');
+    expect(classifySendError({ code: 'EMESSAGE', responseCode: 550 })).toBe('failed');
+    expect(classifySendError({ code: 'EENVELOPE', responseCode: 451 })).toBe('not_sent');
+    expect(classifySendError({ code: 'ESOCKET', command: 'DATA' })).toBe('uncertain');
+    expect(classifySendError(new Error('Connection closed unexpectedly'))).toBe('uncertain');
+  });
+});
+
+describe('executor configuration', () => {
+  it('reads SMTP settings, DRY_RUN and the hourly limit, with the handbook as the fallback', async () => {
+    const config = await loadExecutorConfig({
+      SMTP_HOST: 'smtp.example.com',
+      SMTP_PORT: '465',
+      SMTP_USER: 'u',
+      SMTP_PASSWORD: 'p',
+      SMTP_FROM: 'Owner <owner@example.com>',
+      DRY_RUN: 'true',
+    });
+    expect(config.smtp).toEqual({
+      host: 'smtp.example.com',
+      port: 465,
+      secure: true,
+      auth: { user: 'u', pass: 'p' },
+      from: 'Owner <owner@example.com>',
+    });
+    expect(config.dryRun).toBe(true);
+    expect(config.emailsPerHour).toBe(10);
+    expect((await loadExecutorConfig({ FTE_EMAIL_RATE_PER_HOUR: '3' })).emailsPerHour).toBe(3);
+    expect(rateFromHandbook('## Limits\n- At most 25 emails per hour are sent.\n')).toBe(25);
+  });
+
+  it('names the variable that is wrong', async () => {
+    await expect(
+      loadExecutorConfig({ SMTP_HOST: 'h', SMTP_PORT: 'abc', SMTP_FROM: 'a@b.c' }),
+    ).rejects.toThrow(/SMTP_PORT/);
+    await expect(loadExecutorConfig({ SMTP_HOST: 'h' })).rejects.toThrow(/SMTP_FROM/);
+    await expect(loadExecutorConfig({ SMTP_USER: 'u' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(loadExecutorConfig({ DRY_RUN: 'maybe' })).rejects.toThrow(/DRY_RUN/);
+  });
+});
