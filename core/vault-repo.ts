@@ -10,7 +10,16 @@ import { inspectFile, type SecretFinding } from './secret-guard.js';
 export const BRANCH = 'main';
 export const REMOTE = 'origin';
 const REMOTE_REF = `${REMOTE}/${BRANCH}`;
-const MAX_PUSH_ATTEMPTS = 20;
+/**
+ * A rejected push means the remote moved on, which is progress, not failure: keep rebasing and retrying
+ * (with jittered backoff, so two agents never retry in lockstep) for up to this long.
+ */
+const PUSH_RETRY_BUDGET_MS = 120_000;
+
+function jitteredBackoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(100, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
 
 export type SyncState = 'synced' | 'offline' | 'local-only';
 
@@ -133,7 +142,7 @@ export class VaultRepo {
     if (this.recovered) return;
     this.recovered = true;
     const gitDir = join(this.root, '.git');
-    await rm(join(gitDir, 'index.lock'), { force: true });
+    await removeStaleLock(join(gitDir, 'index.lock'));
     if (existsSync(join(gitDir, 'rebase-merge')) || existsSync(join(gitDir, 'rebase-apply'))) {
       await this.git.run(['rebase', '--abort']).catch(() => undefined);
     }
@@ -189,7 +198,9 @@ export class VaultRepo {
     const report = this.emptyReport('local-only');
     report.refused = pending.refused;
     if (!(await this.hasRemote())) return report;
-    for (let attempt = 0; attempt < MAX_PUSH_ATTEMPTS; attempt++) {
+    const deadline = Date.now() + PUSH_RETRY_BUDGET_MS;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      if (attempt > 0) await jitteredBackoff(attempt);
       try {
         await this.fetch();
       } catch (error) {
@@ -206,7 +217,11 @@ export class VaultRepo {
         // Someone pushed in between: fetch, rebase and try again.
       }
     }
-    return { ...report, state: 'offline', error: `push still rejected after ${MAX_PUSH_ATTEMPTS} attempts` };
+    return {
+      ...report,
+      state: 'offline',
+      error: `push still rejected after ${PUSH_RETRY_BUDGET_MS / 1000} s of retries`,
+    };
   }
 
   private offline(report: SyncReport, error: unknown): SyncReport {
@@ -379,7 +394,9 @@ export class VaultRepo {
       throw error;
     }
     if (!(await this.hasRemote())) return { result: 'won', path: target };
-    for (let attempt = 0; attempt < MAX_PUSH_ATTEMPTS; attempt++) {
+    const deadline = Date.now() + PUSH_RETRY_BUDGET_MS;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      if (attempt > 0) await jitteredBackoff(attempt);
       try {
         await this.push();
         return { result: 'won', path: target };
@@ -400,10 +417,16 @@ export class VaultRepo {
         await this.integrate(this.emptyReport('synced'));
         return { result: 'lost', owner: await this.findOwner(id) };
       }
-      await this.integrate(this.emptyReport('synced'));
+      // The item is still free on the remote: put our claim commit on top of the remote's and push again.
+      const replay = this.emptyReport('synced');
+      await this.rebase(replay);
+      if (replay.lostClaims.includes(id)) return { result: 'lost', owner: await this.findOwner(id) };
     }
     await this.undoClaim(source, target);
-    return { result: 'offline', error: `push still rejected after ${MAX_PUSH_ATTEMPTS} attempts` };
+    return {
+      result: 'offline',
+      error: `push still rejected after ${PUSH_RETRY_BUDGET_MS / 1000} s of retries`,
+    };
   }
 
   /** Takes back our claim commit (the newest commit, under the lock) and restores the item where it was. */
@@ -458,6 +481,17 @@ export class VaultRepo {
   async readFileText(path: string): Promise<string> {
     return readFile(join(this.root, path), 'utf8');
   }
+}
+
+/**
+ * A lock another live git process holds disappears within milliseconds; one still there after a few
+ * seconds was left by a crash (e.g. SIGKILL mid-commit) and would block every git call forever.
+ */
+async function removeStaleLock(path: string): Promise<void> {
+  for (let waited = 0; waited < 3_000 && existsSync(path); waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await rm(path, { force: true });
 }
 
 export function conflictCopyName(path: string, agent: string, stamp: string): string {
