@@ -6,9 +6,15 @@ import { itemText, remoteWithClones, tempDir } from '../helpers/vaults.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
-export function fte(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function fte(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -22,7 +28,9 @@ describe('fte CLI', () => {
   it('documents the claim exit codes in --help', async () => {
     const help = await fte(['claim', '--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/Exit code 0 when this agent won the claim, 3 when another agent owns the item/);
+    expect(help.stdout).toMatch(
+      /Exit code 0 when this agent won the claim, 3 when another agent owns the item/,
+    );
   });
 
   it('reports a usage error with exit 2 and an error as one line without a stack trace', async () => {
@@ -39,7 +47,10 @@ describe('fte CLI', () => {
   it('init, sync --once and status --json work together', async () => {
     const { clones } = await remoteWithClones(['cloud', 'local']);
     const cloud = clones.cloud!.dir;
-    await writeFile(join(cloud, 'Needs_Action/email/E1.md'), itemText({ type: 'email', subject: 'Quote please' }));
+    await writeFile(
+      join(cloud, 'Needs_Action/email/E1.md'),
+      itemText({ type: 'email', subject: 'Quote please' }),
+    );
     const synced = await fte(['sync', '--once', '--vault', cloud, '--agent', 'cloud']);
     expect(synced).toMatchObject({ code: 0 });
     expect(synced.stdout).toContain('synced; pushed 1');
@@ -49,6 +60,8 @@ describe('fte CLI', () => {
       expect.objectContaining({ id: 'E1', domain: 'email', phase: 'NeedsAction', title: 'Quote please' }),
     ]);
     const table = await fte(['status', '--vault', clones.local!.dir]);
-    expect(table.stdout).toMatch(/^ID\s+DOMAIN\s+PHASE\s+OWNER\s+PATH\nE1\s+email\s+NeedsAction\s+-\s+Needs_Action\/email\/E1.md\n$/);
+    expect(table.stdout).toMatch(
+      /^ID\s+DOMAIN\s+PHASE\s+OWNER\s+PATH\nE1\s+email\s+NeedsAction\s+-\s+Needs_Action\/email\/E1.md\n$/,
+    );
   });
 });
