@@ -1,25 +1,34 @@
 /**
  * Runs `step` every `intervalMs` until SIGTERM or SIGINT; a step in flight always finishes before it returns.
- * `wake` lets a caller run the next step early (e.g. right after a local change).
+ * `subscribeWake` may call its argument to run the next step early (e.g. right after a local change); it
+ * returns an unsubscribe function.
  */
 export async function untilStopped(
   intervalMs: number,
   step: () => Promise<void>,
-  onStop?: () => void,
+  options: { onStop?: () => void; subscribeWake?: (wake: () => void) => () => void } = {},
 ): Promise<void> {
   let stopped = false;
-  let wake: () => void = () => undefined;
+  let early = false;
+  let wake: () => void = () => {
+    early = true;
+  };
   const stop = () => {
     stopped = true;
-    onStop?.();
+    options.onStop?.();
     wake();
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  const unsubscribe = options.subscribeWake?.(() => wake());
   try {
     while (!stopped) {
       await step();
       if (stopped) break;
+      if (early) {
+        early = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, intervalMs);
         wake = () => {
@@ -27,8 +36,12 @@ export async function untilStopped(
           resolve();
         };
       });
+      wake = () => {
+        early = true;
+      };
     }
   } finally {
+    unsubscribe?.();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }

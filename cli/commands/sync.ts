@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
+import { watchVault } from '../../core/watch.js';
 import { CliError, EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
 import { resolveVault } from '../vault-arg.js';
@@ -36,9 +37,14 @@ export async function run(opts: {
     return;
   }
   let last = '';
-  await untilStopped(intervalMs, async () => {
-    const line = describe(await repo.sync());
-    if (line !== last || line !== 'synced') process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-    last = line;
-  });
+  // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick.
+  await untilStopped(
+    intervalMs,
+    async () => {
+      const line = describe(await repo.sync());
+      if (line !== last || line !== 'synced') process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+      last = line;
+    },
+    { subscribeWake: (wake) => watchVault(repo.root, wake) },
+  );
 }
