@@ -76,7 +76,9 @@ export async function loadExecutorConfig(
   env: NodeJS.ProcessEnv,
   vaultRoot?: string,
 ): Promise<ExecutorConfig> {
-  const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([k]) => k in Env.shape)));
+  // An empty value (`SMTP_HOST=` in an env file) means unset.
+  const given = Object.entries(env).filter(([k, v]) => k in Env.shape && v !== undefined && v.trim() !== '');
+  const parsed = Env.safeParse(Object.fromEntries(given));
   if (!parsed.success) throw new ConfigError(`invalid executor configuration: ${describe(parsed.error)}`);
   const e = parsed.data;
   if ((e.SMTP_USER === undefined) !== (e.SMTP_PASSWORD === undefined)) {

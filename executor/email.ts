@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { bareAddress, type SmtpConfig } from './config.js';
 import type { Approval } from './signature.js';
 
@@ -75,23 +76,33 @@ export interface MailTransport {
   close(): void;
 }
 
-export class SmtpTransport implements MailTransport {
-  private readonly transporter: nodemailer.Transporter;
-
-  constructor(config: SmtpConfig) {
-    this.transporter = nodemailer.createTransport({
-      host: config.host,
-      port: config.port,
-      secure: config.secure,
-      auth: config.auth,
-      connectionTimeout: 15_000,
-      greetingTimeout: 15_000,
-      socketTimeout: 30_000,
-    });
+/** A send that failed, with what the failure means for at-most-once (see `SendFailure.meaning`). */
+export class SendFailure extends Error {
+  constructor(
+    message: string,
+    /**
+     * - `not_sent`: the server never took the message (no connection, login refused, or a 4xx answer): safe to try later;
+     * - `failed`: the server refused it for good (5xx): final, shown to the owner;
+     * - `uncertain`: the connection broke once the message was on its way: it may have been delivered.
+     */
+    readonly meaning: 'not_sent' | 'failed' | 'uncertain',
+  ) {
+    super(message);
   }
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * SMTP over nodemailer's connection class, phase by phase, so a failure is classified by where it
+ * happened: anything before the envelope is certainly not sent; after that only an explicit server
+ * answer (a reply code) proves the message was not taken.
+ */
+export class SmtpTransport implements MailTransport {
+  constructor(private readonly config: SmtpConfig) {}
 
   async send(mail: OutgoingEmail): Promise<SendResult> {
-    const info = await this.transporter.sendMail({
+    const raw = await new MailComposer({
       from: mail.from,
       to: mail.to,
       cc: mail.cc,
@@ -100,40 +111,76 @@ export class SmtpTransport implements MailTransport {
       messageId: mail.messageId,
       inReplyTo: mail.inReplyTo,
       references: mail.references,
-    });
-    const list = (values: unknown[] | undefined) =>
-      (values ?? []).map((v) =>
-        typeof v === 'string' ? v : ((v as { address?: string }).address ?? String(v)),
-      );
-    return {
-      messageId: info.messageId,
-      accepted: list(info.accepted),
-      rejected: list(info.rejected),
-      response: String(info.response ?? ''),
+    })
+      .compile()
+      .build();
+    const envelope = {
+      from: bareAddress(mail.from) ?? mail.from,
+      to: [mail.to, mail.cc ?? '']
+        .flatMap((list) => list.split(','))
+        .map((a) => bareAddress(a.trim()))
+        .filter((a): a is string => a !== undefined),
     };
+    const connection = new SMTPConnection({
+      host: this.config.host,
+      port: this.config.port,
+      secure: this.config.secure,
+      connectionTimeout: 15_000,
+      greetingTimeout: 15_000,
+      socketTimeout: 30_000,
+    });
+    // Socket errors and an early close arrive as events, in any phase; each phase races them.
+    let broken: ((error: Error) => void) | undefined;
+    connection.on('error', (error: Error) => broken?.(error));
+    connection.on('end', () => broken?.(new Error('the server closed the connection')));
+    const phase = <T>(run: (done: (error: Error | null, value?: T) => void) => void) =>
+      new Promise<T>((resolve, reject) => {
+        broken = reject;
+        run((error, value) => (error ? reject(error) : resolve(value as T)));
+      });
+    try {
+      try {
+        await phase<void>((done) => connection.connect(() => done(null)));
+        if (this.config.auth)
+          await phase<void>((done) => connection.login(this.config.auth!, (e) => done(e ?? null)));
+      } catch (error) {
+        throw new SendFailure(`could not connect or log in: ${errorText(error)}`, 'not_sent');
+      }
+      let info: SMTPConnection.SentMessageInfo;
+      try {
+        info = await phase<SMTPConnection.SentMessageInfo>((done) =>
+          connection.send(envelope, raw, (e, value) => done(e ?? null, value)),
+        );
+      } catch (error) {
+        const code = (error as { responseCode?: number }).responseCode;
+        const meaning = typeof code === 'number' ? (code >= 500 ? 'failed' : 'not_sent') : 'uncertain';
+        throw new SendFailure(errorText(error), meaning);
+      }
+      broken = undefined;
+      connection.quit();
+      return {
+        messageId: mail.messageId,
+        accepted: info.accepted.map(String),
+        rejected: info.rejected.map(String),
+        response: String(info.response ?? ''),
+      };
+    } finally {
+      broken = undefined;
+      connection.close();
+    }
   }
 
-  close(): void {
-    this.transporter.close();
-  }
+  close(): void {}
 }
 
 /**
- * What a failed send means for at-most-once:
- * - `not_sent`: the server never took the message (no connection, login refused, or a 4xx answer): safe to try later;
- * - `failed`: the server refused it for good (5xx): final, shown to the owner;
- * - `uncertain`: the connection broke while the message was in flight: it may have been delivered.
+ * What a failed send means for at-most-once. Our transport says so itself (`SendFailure`); for any other
+ * error only an explicit SMTP reply code proves the message was not taken, everything else may have gone out.
  */
 export function classifySendError(error: unknown): 'not_sent' | 'failed' | 'uncertain' {
-  const e = (error ?? {}) as { code?: string; command?: string; responseCode?: number };
-  if (typeof e.responseCode === 'number' && e.responseCode >= 500) return 'failed';
-  if (typeof e.responseCode === 'number' && e.responseCode >= 400) return 'not_sent';
-  if (e.command === 'CONN') return 'not_sent';
-  if (
-    e.code &&
-    ['ECONNECTION', 'EDNS', 'EAUTH', 'ETLS', 'ECONNREFUSED', 'ENOTFOUND', 'EENVELOPE'].includes(e.code)
-  ) {
-    return 'not_sent';
-  }
+  if (error instanceof SendFailure) return error.meaning;
+  const code = (error as { responseCode?: unknown } | null)?.responseCode;
+  if (typeof code === 'number' && code >= 500) return 'failed';
+  if (typeof code === 'number' && code >= 400) return 'not_sent';
   return 'uncertain';
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { FOLDERS } from '../../core/layout.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
+import { acquireLock, LockedError } from '../../executor/lock.js';
 import { createLogger } from '../../executor/log.js';
 import { runUntilStopped } from '../../executor/loop.js';
 import { openLocal } from '../../executor/setup.js';
@@ -50,6 +51,13 @@ export async function run(opts: {
   } catch (error) {
     throw asCliError(error);
   }
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock(join(local.root, '.fte', 'executor.lock'));
+  } catch (error) {
+    if (error instanceof LockedError) throw new CliError(error.message, EXIT.error);
+    throw error;
+  }
   const log = createLogger(opts.agent);
   const transport =
     local.config.smtp && !local.config.dryRun ? new SmtpTransport(local.config.smtp) : undefined;
@@ -93,5 +101,6 @@ export async function run(opts: {
     log.info('local executive stopped');
   } finally {
     transport?.close();
+    await release();
   }
 }
