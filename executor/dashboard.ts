@@ -48,7 +48,6 @@ export type DashboardView = {
   state: DashboardState;
   entries: VaultEntry[];
   activity: AuditRecord[];
-  vaultHint: string;
 };
 
 const cell = (value: unknown): string =>
@@ -72,7 +71,7 @@ export function renderDashboard(view: DashboardView): string {
   const out: string[] = [
     '# Dashboard',
     '',
-    `_Written by the local executive only; do not edit. Vault: ${view.vaultHint}_`,
+    '_Written by the local executive only (it is rewritten on every change); do not edit._',
     '',
   ];
 
@@ -291,7 +290,6 @@ export class DashboardWriter {
       state,
       entries: await scanVault(this.root),
       activity: await this.recentActivity(now),
-      vaultHint: `run fte commands with --vault ${this.root}`,
     });
     const current = await readFile(join(this.root, DASHBOARD_FILE), 'utf8').catch(() => undefined);
     if (current !== text) {
