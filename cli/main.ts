@@ -103,6 +103,13 @@ program
   .option('--not-sent', 'it did not go out: send it again (same Message-ID)')
   .action(async (id: string, opts) => (await import('./commands/resolve.js')).run(id, opts));
 
+program
+  .command('demo')
+  .description('the Platinum scenario end to end in temp dirs: cloud drafts, owner approves, local sends (make demo)')
+  .option('--keep', 'keep the temp dir (vaults, remote, outbox .eml files) afterwards')
+  .option('--dir <dir>', 'run in this empty directory instead of a new temp dir')
+  .action(async (opts) => (await import('./commands/demo.js')).run(opts));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
