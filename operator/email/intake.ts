@@ -1,0 +1,312 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AuditLog, auditFileFor } from '../../core/audit.js';
+import { decodeItem, encodeItem, encodeUpdate } from '../../core/codec.js';
+import { writeFileAtomic, writeFileIfAbsent } from '../../core/fsutil.js';
+import { FOLDERS, itemPaths } from '../../core/layout.js';
+import { findSecretContent } from '../../core/secret-guard.js';
+import type { VaultRepo } from '../../core/vault-repo.js';
+import {
+  type ErrorFacts,
+  emailTaskId,
+  formatAddress,
+  type MailSource,
+  renderEmailError,
+  renderEmailItem,
+  renderFollowup,
+  taskIdForMessageId,
+} from './item.js';
+import type { ParsedEmail } from './parse.js';
+import { MessageIndex, taskFilesOf, taskState } from './vault-lookup.js';
+
+/**
+ * Turns one message into exactly one visible change in the vault, committed as one small commit
+ * (ADR 0002): a new item in `Needs_Action/email/`, a follow-up section on the open task of its thread, or
+ * an error file in `Needs_Action/_errors/` with the reason. A message the vault already holds (by task id
+ * or by Message-ID) changes nothing, so replaying a message after a crash or a lost state file is safe.
+ */
+
+export type IntakeInput =
+  | { kind: 'email'; email: ParsedEmail; source: MailSource }
+  /** The message could not be read or parsed; `facts` holds whatever is known (from the envelope). */
+  | {
+      kind: 'unreadable';
+      reason: string;
+      source: MailSource;
+      facts?: Omit<ErrorFacts, 'reason'>;
+      raw?: Buffer;
+    };
+
+export type IntakeOutcome =
+  | { kind: 'created'; id: string; path: string; threadTask?: string }
+  | { kind: 'followup'; id: string; path: string }
+  | { kind: 'error'; id: string; path: string; reason: string }
+  | { kind: 'duplicate'; id: string; where: string };
+
+type Plan =
+  | { kind: 'create'; id: string; path: string; text: string; threadTask?: string; messageId?: string }
+  | { kind: 'followup'; id: string; path: string; section: string; messageId: string; summary: string }
+  | { kind: 'error'; id: string; path: string; text: string; reason: string; orig?: Buffer }
+  | { kind: 'duplicate'; id: string; where: string };
+
+/** Raw bytes of an unreadable message are kept beside its error file up to this size. */
+const MAX_ORIGINAL_BYTES = 1024 * 1024;
+const DOMAIN = 'email';
+
+export type EmailIntakeOptions = {
+  repo: VaultRepo;
+  clock?: () => Date;
+  log?: Logger;
+};
+
+export class EmailIntake {
+  private readonly root: string;
+  private readonly agent: string;
+  private readonly clock: () => Date;
+  private readonly index: MessageIndex;
+  private readonly audit: AuditLog;
+
+  constructor(private readonly options: EmailIntakeOptions) {
+    this.root = options.repo.root;
+    this.agent = options.repo.agent;
+    this.clock = options.clock ?? (() => new Date());
+    this.index = new MessageIndex(this.root);
+    this.audit = new AuditLog(this.root, this.clock);
+  }
+
+  /** Re-reads the Message-IDs the vault knows (cheap: only changed files are read). Call before a batch. */
+  refresh(): Promise<void> {
+    return this.index.refresh();
+  }
+
+  /** Whether the vault already holds this message (as its own task or attached to one). */
+  async known(messageId: string | undefined, source: MailSource): Promise<string | undefined> {
+    const id = emailTaskId(messageId, source);
+    const files = await taskFilesOf(this.root, id);
+    if (files[0]) return files[0];
+    const task = messageId ? this.index.taskFor(messageId) : undefined;
+    return task ? `task ${task}` : undefined;
+  }
+
+  async accept(input: IntakeInput): Promise<IntakeOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      const plan = await this.plan(input);
+      if (plan.kind === 'duplicate') return plan;
+      let stale = false;
+      const result = await this.options.repo.change(this.commitMessage(plan), async () => {
+        // Decided outside the lock; the reconciler may have moved the task since. Decide again inside.
+        const again = await this.plan(input);
+        const same =
+          again.kind === plan.kind && again.id === plan.id && 'path' in again && again.path === plan.path;
+        if (!same) {
+          stale = true;
+          return [];
+        }
+        return this.apply(plan);
+      });
+      if (stale) {
+        if (attempt < 5) continue;
+        throw new Error(`the vault kept changing under message ${plan.id}; will retry`);
+      }
+      if (result.refused.length > 0) {
+        // Cannot happen for what plan() renders (it checks first), but never leave a refused file behind.
+        for (const finding of result.refused) await rm(join(this.root, finding.path), { force: true });
+        throw new Error(`secret guard refused ${result.refused.map((f) => f.path).join(', ')}`);
+      }
+      this.options.log?.info(
+        { task: plan.id, outcome: plan.kind, uid: input.source.uid },
+        `email ${plan.kind} ${plan.path}`,
+      );
+      if (plan.kind === 'create')
+        return { kind: 'created', id: plan.id, path: plan.path, threadTask: plan.threadTask };
+      if (plan.kind === 'followup') return { kind: 'followup', id: plan.id, path: plan.path };
+      return { kind: 'error', id: plan.id, path: plan.path, reason: plan.reason };
+    }
+  }
+
+  private commitMessage(plan: Plan): string {
+    const action = plan.kind === 'create' ? 'intake' : plan.kind;
+    return `${this.agent}: ${action} ${plan.id}`;
+  }
+
+  private async plan(input: IntakeInput): Promise<Plan> {
+    const now = this.clock();
+    if (input.kind === 'unreadable')
+      return this.errorPlan(input.reason, input.source, input.facts ?? {}, input.raw);
+    const { email, source } = input;
+    const id = emailTaskId(email.messageId, source);
+    const where = await this.known(email.messageId, source);
+    if (where) return { kind: 'duplicate', id, where };
+
+    if (!email.from) {
+      return this.errorPlan(
+        'no sender: the message has no usable From address, so there is no one to reply to',
+        source,
+        {
+          messageId: email.messageId,
+          subject: email.subject,
+          date: email.date,
+          text: email.text || undefined,
+        },
+      );
+    }
+    const thread = await this.findThread(email);
+    if (thread?.state.kind === 'open' && email.messageId && (await this.readable(thread.state.itemPath))) {
+      let section = renderFollowup(email, source, now);
+      const secret = findSecretContent(section);
+      if (secret) {
+        section = renderFollowup(
+          {
+            ...email,
+            text: `(not copied: the message contains ${secret}; read it in your mail client)`,
+            truncatedChars: 0,
+          },
+          source,
+          now,
+        );
+      }
+      const from = email.from ? formatAddress(email.from) : 'unknown sender';
+      return {
+        kind: 'followup',
+        id: thread.id,
+        path: thread.state.itemPath,
+        section,
+        messageId: email.messageId,
+        summary: `follow-up from ${from} attached to ${thread.id}: ${email.subject ?? ''}`.slice(0, 300),
+      };
+    }
+    const threadTask = thread && thread.id !== id ? thread.id : undefined;
+    const rendered = renderEmailItem(email, source, { now, threadTask });
+    const secret = findSecretContent(rendered.text);
+    if (secret) {
+      return this.errorPlan(
+        `the message contains ${secret}, so it is not copied into the vault (secrets never sync); read it in your mail client`,
+        source,
+        { messageId: email.messageId, from: email.from?.address, subject: email.subject, date: email.date },
+      );
+    }
+    return {
+      kind: 'create',
+      id,
+      path: itemPaths.needsAction(DOMAIN, id),
+      text: rendered.text,
+      threadTask,
+      messageId: email.messageId,
+    };
+  }
+
+  private async errorPlan(
+    reason: string,
+    source: MailSource,
+    facts: Omit<ErrorFacts, 'reason'>,
+    raw?: Buffer,
+  ): Promise<Plan> {
+    const id = emailTaskId(facts.messageId, source);
+    const where = await this.known(facts.messageId, source);
+    if (where) return { kind: 'duplicate', id, where };
+    // Every fact comes from the message: drop any that the secret guard would refuse.
+    const safe = Object.fromEntries(
+      Object.entries(facts).filter(([, v]) => typeof v !== 'string' || !findSecretContent(v)),
+    ) as Omit<ErrorFacts, 'reason'>;
+    const orig =
+      raw && raw.length <= MAX_ORIGINAL_BYTES && !findSecretContent(raw.toString('utf8')) ? raw : undefined;
+    const rendered = renderEmailError({ ...safe, reason }, source, this.clock(), orig !== undefined);
+    return { kind: 'error', id, path: itemPaths.error(id), text: rendered.text, reason, orig };
+  }
+
+  /** Whether an item can take a follow-up section (the owner may have left its frontmatter broken). */
+  private async readable(path: string): Promise<boolean> {
+    try {
+      decodeItem(await this.options.repo.readFileText(path));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The task this message answers: the first of In-Reply-To, then References newest first, that the vault knows. */
+  private async findThread(email: ParsedEmail) {
+    const refs = [email.inReplyTo, ...[...email.references].reverse()].filter((r): r is string => Boolean(r));
+    for (const ref of new Set(refs)) {
+      for (const id of [taskIdForMessageId(ref), this.index.taskFor(ref)]) {
+        if (!id) continue;
+        const state = await taskState(this.root, id, this.agent);
+        if (state.kind !== 'absent') return { id, state };
+      }
+    }
+    return undefined;
+  }
+
+  private async apply(plan: Exclude<Plan, { kind: 'duplicate' }>): Promise<string[]> {
+    const now = this.clock();
+    const audit = auditFileFor(now);
+    if (plan.kind === 'create') {
+      if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
+      if (plan.messageId) this.index.remember(plan.messageId, plan.id);
+      await this.audit.append({
+        action_type: 'email_intake',
+        actor: this.agent,
+        target: plan.path,
+        parameters: { message_id: plan.messageId ?? null, thread_task: plan.threadTask ?? null },
+        result: 'created',
+        task: plan.id,
+      });
+      return [plan.path, audit];
+    }
+    if (plan.kind === 'error') {
+      const paths = [plan.path, audit];
+      if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
+      if (plan.orig) {
+        const origPath = `${FOLDERS.errors}/${plan.id}.orig`;
+        await writeFileAtomic(join(this.root, origPath), plan.orig);
+        paths.push(origPath);
+      }
+      await this.audit.append({
+        action_type: 'email_intake',
+        actor: this.agent,
+        target: plan.path,
+        parameters: {},
+        result: `error: ${plan.reason.slice(0, 300)}`,
+        task: plan.id,
+      });
+      return paths;
+    }
+    // A follow-up: appended to the open task's item, plus a signal so the owner sees it on the dashboard.
+    const abs = join(this.root, plan.path);
+    const item = decodeItem(await this.options.repo.readFileText(plan.path));
+    const previous = Array.isArray(item.data.followup_message_ids) ? item.data.followup_message_ids : [];
+    item.data.followup_message_ids = [...previous, plan.messageId];
+    item.data.last_followup = now.toISOString();
+    await writeFileAtomic(
+      abs,
+      encodeItem({ data: item.data, body: `${item.body.replace(/\n*$/, '\n')}${plan.section}` }),
+    );
+    this.index.remember(plan.messageId, plan.id);
+    const created = now.toISOString();
+    const update = `${FOLDERS.updates}/${created.replace(/[:.]/g, '-')}_${this.agent}_info_${plan.id}.md`;
+    await writeFileIfAbsent(
+      join(this.root, update),
+      encodeUpdate({
+        data: {
+          type: 'update',
+          kind: 'info',
+          agent: this.agent,
+          created,
+          task: plan.id,
+          summary: plan.summary,
+        },
+        body: `${plan.summary}\n\nIt is appended to ${plan.path}; no second draft is made for it.\n`,
+      }),
+    );
+    await this.audit.append({
+      action_type: 'email_followup',
+      actor: this.agent,
+      target: plan.path,
+      parameters: { message_id: plan.messageId },
+      result: 'attached',
+      task: plan.id,
+    });
+    return [plan.path, update, audit];
+  }
+}
