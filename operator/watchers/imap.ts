@@ -383,7 +383,8 @@ export class ImapWatcher {
       { uid: true, headers: true, bodyStructure: true },
       { uid: true },
     );
-    if (!head?.headers) throw new ConnectionLost(`headers of UID ${source.uid} could not be fetched`);
+    if (head === false || !head.headers)
+      throw new ConnectionLost(`headers of UID ${source.uid} could not be fetched`);
     const email = await parseEmail(Buffer.concat([head.headers, Buffer.from('\r\n')]));
     email.attachments = head.bodyStructure ? attachmentsOf(head.bodyStructure) : [];
     email.problems.push(
