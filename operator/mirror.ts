@@ -1,0 +1,264 @@
+import { createHash } from 'node:crypto';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { MAX_VAULT_FILE_BYTES } from '../core/codec.js';
+import { listFolders } from '../core/fsutil.js';
+import { FOLDERS, locate } from '../core/layout.js';
+import { canonicalize, PRIORITIES } from '../core/schemas.js';
+import { summarizeTasks, type VaultEntry } from '../core/status.js';
+import type { OperatorMetrics } from './metrics.js';
+import { parseMarkdownFast } from './quick-frontmatter.js';
+import type { TaskStore } from './store.js';
+import { ANNOTATIONS, LABELS, type TaskSpec, taskName } from './task.js';
+import { findTaskFiles, hashFile, mapLimit, scanTaskFiles, type TaskFile } from './vault-files.js';
+
+export const MIRROR_FIELD_MANAGER = 'fte-operator-mirror';
+
+/** What the mirror knows about one file: its frontmatter (or why not) and its hash. */
+type FileFacts = { data?: Record<string, unknown>; error?: string; sha256?: string };
+type CacheEntry = FileFacts & { size: number; mtimeMs: number; ino: number; ctimeMs: number };
+
+export type MirrorReport = { tasks: number; applied: number; deleted: number; durationMs: number };
+
+export type MirrorOptions = {
+  root: string;
+  store: TaskStore;
+  logger: Logger;
+  metrics?: OperatorMetrics;
+  /** Runs a read of the vault under the clone's lock, so a scan never sees a rebase half done. */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Applies in flight at once (matters for a remote API server). */
+  concurrency?: number;
+};
+
+const TWO_LEVEL_TOPS = new Set<string>([FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval]);
+const LABEL_VALUE = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * Vault files → Tasks, one way (DESIGN.md §1): the spec comes from the files, grouped by task id. A full
+ * `resync` lists the vault and applies every task (unchanged files are not read again: a cache keyed by
+ * size, mtime, ctime and inode); `refresh(ids)` does the same for a few tasks after a file change; tasks
+ * whose files are gone are deleted. An unchanged vault changes nothing in the store.
+ */
+export class Mirror {
+  private readonly cache = new Map<string, CacheEntry>();
+  private watchers: FSWatcher[] = [];
+  private pending = new Set<string>();
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private needsFullResync = false;
+  /** Epoch ms of the last completed full resync. */
+  lastResyncAt = 0;
+
+  constructor(private readonly options: MirrorOptions) {}
+
+  private get exclusive(): <T>(fn: () => Promise<T>) => Promise<T> {
+    return this.options.exclusive ?? ((fn) => fn());
+  }
+
+  async resync(): Promise<MirrorReport> {
+    const started = performance.now();
+    const { store } = this.options;
+    const byId = await this.exclusive(async () => {
+      const files = await scanTaskFiles(this.options.root);
+      const seenPaths = new Set(files.map((f) => f.path));
+      for (const path of this.cache.keys()) if (!seenPaths.has(path)) this.cache.delete(path);
+      const grouped = new Map<string, Array<TaskFile & FileFacts>>();
+      const withFacts = [];
+      for (const file of files) withFacts.push({ ...file, ...(await this.facts(file)) });
+      for (const file of withFacts) grouped.set(file.id, [...(grouped.get(file.id) ?? []), file]);
+      return grouped;
+    });
+    let applied = 0;
+    const specs = [...byId].map(([id, files]) => buildSpec(id, files));
+    await mapLimit(specs, this.options.concurrency ?? 8, async (spec) => {
+      if (await this.apply(spec)) applied++;
+    });
+    const existing = await store.list();
+    let deleted = 0;
+    for (const task of existing.items) {
+      if (byId.has(task.spec.id)) continue;
+      if (await store.delete(task.metadata.name)) deleted++;
+    }
+    const durationMs = performance.now() - started;
+    this.options.metrics?.mirrorDuration.observe(durationMs / 1000);
+    this.lastResyncAt = Date.now();
+    return { tasks: byId.size, applied, deleted, durationMs };
+  }
+
+  /** Mirrors the current files of a few tasks (after a step, or a file change). */
+  async refresh(ids: Iterable<string>): Promise<void> {
+    for (const id of new Set(ids)) {
+      const files = await this.exclusive(async () => {
+        const found = await findTaskFiles(this.options.root, id);
+        return Promise.all(found.map(async (file) => ({ ...file, ...(await this.facts(file)) })));
+      });
+      if (files.length === 0) await this.options.store.delete(taskName(id));
+      else await this.apply(buildSpec(id, files));
+    }
+  }
+
+  /**
+   * Watches the task folders (not recursively: one watch per folder, so a large vault costs a few dozen
+   * inotify watches) and refreshes the tasks whose files changed, `debounceMs` after the last change.
+   * A new folder (a new domain) triggers a full resync. Periodic full resyncs catch anything missed.
+   */
+  async watch(debounceMs = 150): Promise<void> {
+    this.stopWatching();
+    const root = this.options.root;
+    const dirs: string[] = [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval];
+    for (const top of [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval]) {
+      for (const sub of await listFolders(join(root, top))) dirs.push(`${top}/${sub}`);
+    }
+    dirs.push(FOLDERS.approved, FOLDERS.rejected, FOLDERS.done);
+    for (const dir of dirs) {
+      try {
+        const watcher = watch(join(root, dir), { persistent: false }, (_event, filename) => {
+          this.onChange(dir, filename ? String(filename) : undefined, debounceMs);
+        });
+        watcher.on('error', (error) => {
+          this.options.logger.warn(
+            { dir, err: error.message },
+            'folder watch failed; periodic resync covers it',
+          );
+          watcher.close();
+        });
+        this.watchers.push(watcher);
+      } catch (error) {
+        this.options.logger.debug({ dir, err: (error as Error).message }, 'folder not watched');
+      }
+    }
+  }
+
+  stopWatching(): void {
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+    clearTimeout(this.debounceTimer);
+    this.debounceTimer = undefined;
+  }
+
+  private onChange(dir: string, filename: string | undefined, debounceMs: number): void {
+    const location = filename ? locate(`${dir}/${filename}`) : undefined;
+    if (location) this.pending.add(location.id);
+    // A name without a dot in a top folder is a new sub-folder (a domain or an agent): look at everything.
+    else if (!filename || (!dir.includes('/') && !filename.includes('.') && TWO_LEVEL_TOPS.has(dir))) {
+      this.needsFullResync = true;
+    } else return;
+    clearTimeout(this.debounceTimer);
+    this.debounceTimer = setTimeout(() => void this.flush(debounceMs), debounceMs);
+    this.debounceTimer.unref();
+  }
+
+  private async flush(debounceMs: number): Promise<void> {
+    const ids = [...this.pending];
+    this.pending.clear();
+    const full = this.needsFullResync;
+    this.needsFullResync = false;
+    try {
+      if (full) {
+        await this.resync();
+        await this.watch(debounceMs);
+      } else {
+        await this.refresh(ids);
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message }, 'mirroring changed files failed');
+    }
+  }
+
+  private async apply(spec: TaskSpec): Promise<boolean> {
+    const name = taskName(spec.id);
+    const before = await this.options.store.get(name);
+    const labels: Record<string, string> = LABEL_VALUE.test(spec.domain)
+      ? { [LABELS.domain]: spec.domain }
+      : {};
+    const task = await this.options.store.apply(name, spec, {
+      fieldManager: MIRROR_FIELD_MANAGER,
+      labels,
+      annotations: { [ANNOTATIONS.id]: spec.id },
+    });
+    return task.metadata.resourceVersion !== before?.metadata.resourceVersion;
+  }
+
+  /** The file's facts, read again only when its size, times or inode changed since the last look. */
+  private async facts(file: TaskFile): Promise<FileFacts> {
+    const cached = this.cache.get(file.path);
+    if (
+      cached &&
+      cached.size === file.size &&
+      cached.mtimeMs === file.mtimeMs &&
+      cached.ino === file.ino &&
+      cached.ctimeMs === file.ctimeMs
+    ) {
+      return cached;
+    }
+    const facts = await readFacts(join(this.options.root, file.path), file.size);
+    this.cache.set(file.path, {
+      ...facts,
+      size: file.size,
+      mtimeMs: file.mtimeMs,
+      ino: file.ino,
+      ctimeMs: file.ctimeMs,
+    });
+    return facts;
+  }
+}
+
+/** Small files are read synchronously, like the scan's stats: a cold mirror reads ten thousand of them. */
+async function readFacts(abs: string, size: number): Promise<FileFacts> {
+  if (size > MAX_VAULT_FILE_BYTES) {
+    return { sha256: await hashFile(abs), error: `larger than ${MAX_VAULT_FILE_BYTES} bytes` };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(abs);
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  try {
+    return { sha256, data: canonicalize(parseMarkdownFast(bytes.toString('utf8')).data) };
+  } catch (error) {
+    return { sha256, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+const str = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.trim() !== '' ? value : undefined;
+
+function priorityOf(value: unknown): TaskSpec['priority'] {
+  if (typeof value !== 'string') return undefined;
+  const normalized = value.toLowerCase() === 'medium' ? 'normal' : value.toLowerCase();
+  return (PRIORITIES as readonly string[]).includes(normalized)
+    ? (normalized as TaskSpec['priority'])
+    : undefined;
+}
+
+/** The spec of one task from its files (pure): grouping and domain rules are `fte status`'s own. */
+export function buildSpec(id: string, files: Array<TaskFile & FileFacts>): TaskSpec {
+  const entries: VaultEntry[] = files.map((f) => ({
+    phase: f.phase,
+    domain: f.domain,
+    owner: f.owner,
+    role: f.role,
+    id: f.id,
+    path: f.path,
+    data: f.data,
+    error: f.error,
+  }));
+  const summary = summarizeTasks(entries)[0]!;
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const item = summary.paths.map((p) => byPath.get(p)!).find((f) => f.role === 'item');
+  const received = str(item?.data?.received);
+  return {
+    id,
+    domain: summary.domain || 'unknown',
+    type: str(item?.data?.type),
+    title: summary.title?.slice(0, 200),
+    source: item?.path ?? summary.paths[0]!,
+    files: files.map((f) => f.path).sort(),
+    contentSha256: item?.sha256,
+    received: received && !Number.isNaN(Date.parse(received)) ? received : undefined,
+    priority: priorityOf(item?.data?.priority),
+  };
+}
