@@ -1,0 +1,266 @@
+import type { Logger } from 'pino';
+import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
+import { Controller } from './controller.js';
+import type { Drafter } from './drafters/drafter.js';
+import { EmailHandler } from './handlers/email.js';
+import type { DomainHandler } from './handlers/handler.js';
+import { MemoryTaskStore } from './memory-store.js';
+import { OperatorMetrics } from './metrics.js';
+import { Mirror } from './mirror.js';
+import type { BackoffOptions } from './queue.js';
+import { TaskReconciler } from './reconciler.js';
+import type { TaskStore } from './store.js';
+import type { Watcher } from './watchers/watcher.js';
+
+export type OperatorOptions = {
+  vault: string;
+  agent: string;
+  drafter: Drafter;
+  logger: Logger;
+  store?: TaskStore;
+  clock?: () => Date;
+  approvalTtlMs?: number;
+  /** Daemon: git sync every this often (and soon after each commit). */
+  syncIntervalMs?: number;
+  /** Daemon: full mirror of the vault every this often (file watches do the rest). */
+  resyncIntervalMs?: number;
+  workers?: number;
+  backoff?: BackoffOptions;
+  maxAttempts?: number;
+  watchers?: Watcher[];
+  metrics?: OperatorMetrics;
+  /** Extra domain handlers (email is always there). */
+  handlers?: DomainHandler[];
+};
+
+export type OnceReport = {
+  tasks: number;
+  phases: Record<string, number>;
+  steps: Record<string, number>;
+  sync?: { before: SyncReport['state']; after: SyncReport['state'] };
+};
+
+export type Health = {
+  live: boolean;
+  ready: boolean;
+  lastSyncAt?: string;
+  lastSyncState?: SyncReport['state'];
+  lastResyncAt?: string;
+  lastTaskEventAt?: string;
+  queueDepth: number;
+};
+
+/**
+ * The cloud operator in embedded mode: one vault clone (this process is its only git owner), a task
+ * store, the mirror (files → tasks), the controller running the reconciler, a sync loop and watchers.
+ */
+export class Operator {
+  readonly repo: VaultRepo;
+  readonly store: TaskStore;
+  readonly mirror: Mirror;
+  readonly controller: Controller;
+  readonly metrics: OperatorMetrics;
+  private readonly logger: Logger;
+  private stopped = false;
+  private started = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+  private syncAgain = false;
+  private lastSync: { at: number; state: SyncReport['state'] } | undefined;
+  private lastTickAt = Date.now();
+  private readonly watcherAbort = new AbortController();
+
+  constructor(private readonly options: OperatorOptions) {
+    this.logger = options.logger;
+    this.metrics = options.metrics ?? new OperatorMetrics();
+    this.repo = new VaultRepo({
+      root: options.vault,
+      agent: options.agent,
+      clock: options.clock,
+      onEvent: (event) => this.logger.info({ event: event.kind, path: event.path }, event.message),
+    });
+    this.store = options.store ?? new MemoryTaskStore({ clock: options.clock });
+    this.mirror = new Mirror({
+      root: options.vault,
+      store: this.store,
+      logger: this.logger,
+      metrics: this.metrics,
+      exclusive: (fn) => this.repo.exclusive(fn),
+    });
+    const reconciler = new TaskReconciler({
+      repo: this.repo,
+      store: this.store,
+      handlers: [new EmailHandler(options.drafter), ...(options.handlers ?? [])],
+      logger: this.logger,
+      clock: options.clock,
+      approvalTtlMs: options.approvalTtlMs,
+      maxAttempts: options.maxAttempts,
+      metrics: this.metrics,
+      mirror: this.mirror,
+      onCommitted: () => this.kickSync(),
+    });
+    this.controller = new Controller({
+      store: this.store,
+      reconciler,
+      logger: this.logger,
+      metrics: this.metrics,
+      workers: options.workers,
+      backoff: options.backoff,
+    });
+  }
+
+  /**
+   * `--once`: sync (if there is a remote), mirror, reconcile until no runnable work is left (scheduled
+   * checks such as a future expiry do not count), sync again.
+   */
+  async runOnce(): Promise<OnceReport> {
+    const hasRemote = await this.repo.hasRemote();
+    const before = hasRemote ? await this.sync() : undefined;
+    await this.mirror.resync();
+    await this.controller.start();
+    this.controller.enqueueAll();
+    await this.controller.whenIdle();
+    await this.controller.stop();
+    const after = hasRemote ? await this.sync() : undefined;
+    const { items } = await this.store.list();
+    const phases: Record<string, number> = {};
+    for (const task of items) {
+      const phase = task.status?.phase ?? 'Unknown';
+      phases[phase] = (phases[phase] ?? 0) + 1;
+    }
+    return {
+      tasks: items.length,
+      phases,
+      steps: await this.steps(),
+      sync: before && after ? { before: before.state, after: after.state } : undefined,
+    };
+  }
+
+  /** Daemon: runs until `stop()`. Returns once everything is started. */
+  async start(): Promise<void> {
+    if (await this.repo.hasRemote()) await this.sync();
+    await this.mirror.resync();
+    await this.controller.start();
+    await this.mirror.watch();
+    this.started = true;
+    const syncMs = this.options.syncIntervalMs ?? 10_000;
+    const tick = () => {
+      this.syncTimer = setTimeout(async () => {
+        this.lastTickAt = Date.now();
+        await this.syncSoon();
+        if (!this.stopped) tick();
+      }, syncMs);
+    };
+    tick();
+    const resyncMs = this.options.resyncIntervalMs ?? 60_000;
+    this.resyncTimer = setInterval(() => {
+      this.mirror
+        .resync()
+        .catch((error) => this.logger.warn({ err: (error as Error).message }, 'resync failed'));
+    }, resyncMs);
+    for (const watcher of this.options.watchers ?? []) {
+      await watcher.start({
+        repo: this.repo,
+        agent: this.options.agent,
+        logger: this.logger.child({ watcher: watcher.name }),
+        clock: this.options.clock ?? (() => new Date()),
+        signal: this.watcherAbort.signal,
+        notify: (ids) => {
+          const done = ids ? this.mirror.refresh(ids) : this.mirror.resync();
+          done.catch((error) =>
+            this.logger.warn({ err: (error as Error).message }, 'mirroring after a watcher failed'),
+          );
+        },
+      });
+      this.logger.info({ watcher: watcher.name }, 'watcher started');
+    }
+    this.logger.info(
+      { vault: this.options.vault, store: this.store.kind, drafter: this.options.drafter.name },
+      'operator started',
+    );
+  }
+
+  /** Stops watchers and timers, lets the step in flight finish, and pushes what it committed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.syncTimer);
+    clearInterval(this.resyncTimer);
+    this.watcherAbort.abort();
+    for (const watcher of this.options.watchers ?? []) {
+      await watcher
+        .stop()
+        .catch((error) =>
+          this.logger.warn({ err: (error as Error).message, watcher: watcher.name }, 'watcher stop failed'),
+        );
+    }
+    this.mirror.stopWatching();
+    await this.controller.stop();
+    await this.syncing;
+    if (this.started && (await this.repo.hasRemote())) await this.sync();
+    this.logger.info('operator stopped');
+  }
+
+  health(now = Date.now()): Health {
+    const syncMs = this.options.syncIntervalMs ?? 10_000;
+    const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
+    return {
+      live: !this.started || now - this.lastTickAt < Math.max(3 * syncMs, 60_000),
+      ready: this.started && this.mirror.lastResyncAt > 0 && this.controller.informer.hasSynced,
+      lastSyncAt: iso(this.lastSync?.at),
+      lastSyncState: this.lastSync?.state,
+      lastResyncAt: iso(this.mirror.lastResyncAt),
+      lastTaskEventAt: iso(this.controller.informer.lastEventAt),
+      queueDepth: this.controller.queue.len(),
+    };
+  }
+
+  /** A sync soon (after a commit), coalesced with one already running. */
+  private kickSync(): void {
+    if (!this.started || this.stopped) return;
+    void this.syncSoon();
+  }
+
+  private async syncSoon(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      try {
+        do {
+          this.syncAgain = false;
+          if (!(await this.repo.hasRemote())) return;
+          const report = await this.sync();
+          if (report.pulled > 0 || report.lostClaims.length > 0) await this.mirror.resync();
+        } while (this.syncAgain && !this.stopped);
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'sync cycle failed');
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
+  }
+
+  private async sync(): Promise<SyncReport> {
+    const report = await this.repo.sync();
+    this.metrics.syncs.inc({ state: report.state });
+    this.lastSync = { at: Date.now(), state: report.state };
+    if (report.state === 'offline')
+      this.logger.warn({ err: report.error }, 'remote unreachable; working locally');
+    for (const id of report.lostClaims) this.logger.info({ task: id }, 'claim lost to another agent');
+    for (const path of report.conflicts) this.logger.warn({ path }, 'sync conflict: both versions kept');
+    if (report.pulled || report.pushed)
+      this.logger.debug({ pulled: report.pulled, pushed: report.pushed }, 'synced');
+    return report;
+  }
+
+  private async steps(): Promise<Record<string, number>> {
+    const metric = await this.metrics.steps.get();
+    return Object.fromEntries(
+      metric.values.filter((v) => v.value > 0).map((v) => [String(v.labels.step), v.value]),
+    );
+  }
+}

@@ -1,0 +1,26 @@
+import type { Logger } from 'pino';
+import type { VaultRepo } from '../../core/vault-repo.js';
+
+/** What a watcher gets from the operator it runs in. */
+export type WatcherContext = {
+  /** The clone's single git owner: write items with `repo.change("<agent>: intake <id>", async () => paths)`. */
+  repo: VaultRepo;
+  agent: string;
+  logger: Logger;
+  clock: () => Date;
+  /** Aborted when the operator stops. */
+  signal: AbortSignal;
+  /** Tells the operator that items were written (mirrored at once instead of at the next file event). */
+  notify(ids?: string[]): void;
+};
+
+/**
+ * A source of new items (IMAP inbox, Odoo, schedules): it writes item files into `Needs_Action/<domain>/`
+ * and nothing else; the mirror and the reconciler take it from there. `start` returns once the watcher
+ * runs (its loop continues in the background); `stop` returns once it has stopped writing.
+ */
+export interface Watcher {
+  readonly name: string;
+  start(context: WatcherContext): Promise<void>;
+  stop(): Promise<void>;
+}
