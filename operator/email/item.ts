@@ -149,7 +149,7 @@ export function renderFollowup(email: ParsedEmail, source: MailSource, now: Date
   const from = email.from ? formatAddress(email.from) : '(unknown sender)';
   const lines = [
     '',
-    `## Follow-up ${received} from ${from.replace(/[[\]`*_<>|]/g, '\\$&')}`,
+    `## Follow-up ${received} from \`${from.replace(/`/g, "'")}\``,
     '',
     `- Subject: ${(email.subject ?? '').replace(/[[\]`*_<>|]/g, '\\$&') || '(none)'}`,
     `- Message-ID: \`${email.messageId ?? '(none)'}\``,
