@@ -64,6 +64,31 @@ program
   .option('--json', 'print JSON instead of a table')
   .action(async (opts) => (await import('./commands/status.js')).run(opts));
 
+// ---- cloud operator (operator/) ----
+program
+  .command('operator')
+  .description(
+    'the cloud operator: mirror the vault into tasks, claim, triage and draft replies as approval requests (never sends)',
+  )
+  .addOption(vaultOption())
+  .addOption(agentOption('cloud'))
+  .option('--store <kind>', 'where tasks live: memory (in-process, the embedded default)', 'memory')
+  .option('--once', 'sync, mirror, reconcile until no runnable work is left, sync, exit')
+  .option('--port <n>', 'port of /healthz, /readyz and /metrics; 0 = no server (default: 9464, none with --once)')
+  .option('--interval <seconds>', 'seconds between git syncs when running as a daemon', '10')
+  .addHelpText(
+    'after',
+    `
+Drafts with Claude when ANTHROPIC_API_KEY is set (FTE_CLAUDE_MODEL, default claude-sonnet-4-5), with a
+plain template otherwise. Refuses to start (exit 78) when send credentials are in the environment
+(SMTP_PASSWORD, WHATSAPP_SESSION*, BANK_*, *_BANK_TOKEN, PAYMENT_*TOKEN, FTE_APPROVAL_KEY[_FILE]).
+Without --once it runs until SIGTERM, then finishes the step in flight and pushes.
+Settings: FTE_APPROVAL_TTL_HOURS (48), FTE_RESYNC_SECONDS (60), FTE_OPERATOR_WORKERS (2),
+FTE_OPERATOR_MAX_ATTEMPTS (5), FTE_OPERATOR_BACKOFF_MS (500), FTE_OPERATOR_BIND (127.0.0.1),
+FTE_LOG_LEVEL (info; JSON logs on stderr).`,
+  )
+  .action(async (opts) => (await import('./commands/operator.js')).run(opts));
+
 // ---- local executive (executor/) ----
 program
   .command('executor')

@@ -1,0 +1,137 @@
+import { ConfigError, type OperatorEnv, operatorEnv } from '../../operator/config.js';
+import { sendCredentialsIn } from '../../operator/credentials.js';
+import { ClaudeDrafter } from '../../operator/drafters/claude.js';
+import type { Drafter } from '../../operator/drafters/drafter.js';
+import { TemplateDrafter } from '../../operator/drafters/template.js';
+import { type HealthServer, startHealthServer } from '../../operator/health.js';
+import { createLogger } from '../../operator/log.js';
+import { MemoryTaskStore } from '../../operator/memory-store.js';
+import { type OnceReport, Operator } from '../../operator/operator.js';
+import type { TaskStore } from '../../operator/store.js';
+import { watchersFromEnv } from '../../operator/watchers/index.js';
+import { CliError, EXIT } from '../errors.js';
+import { resolveVault } from '../vault-arg.js';
+
+export const DEFAULT_PORT = 9464;
+
+export type OperatorCliOptions = {
+  vault: string;
+  agent: string;
+  store: string;
+  once?: boolean;
+  port?: string;
+  interval: string;
+};
+
+function drafterFrom(env: OperatorEnv): Drafter {
+  if (!env.ANTHROPIC_API_KEY) return new TemplateDrafter();
+  return new ClaudeDrafter({
+    apiKey: env.ANTHROPIC_API_KEY,
+    baseURL: env.ANTHROPIC_BASE_URL,
+    model: env.FTE_CLAUDE_MODEL,
+    maxRetries: env.FTE_CLAUDE_MAX_RETRIES,
+    priceOverride: env.FTE_CLAUDE_PRICE,
+  });
+}
+
+function storeFrom(kind: string): TaskStore {
+  switch (kind) {
+    case 'memory':
+      return new MemoryTaskStore();
+    default:
+      throw new CliError(`--store ${kind} is not available; use --store memory`, EXIT.usage);
+  }
+}
+
+function portFrom(raw: string | undefined, once: boolean): number {
+  if (raw === undefined) return once ? 0 : DEFAULT_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new CliError(
+      `--port must be a whole number from 0 to 65535 (got ${JSON.stringify(raw)})`,
+      EXIT.usage,
+    );
+  }
+  return port;
+}
+
+function describe(report: OnceReport): string {
+  const list = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  const sync = report.sync ? `; sync ${report.sync.after}` : '';
+  return `operator: ${report.tasks} task${report.tasks === 1 ? '' : 's'} (${list(report.phases)}); steps: ${list(report.steps)}${sync}`;
+}
+
+export async function run(opts: OperatorCliOptions): Promise<void> {
+  // First, before anything is read or started: the cloud never runs next to send credentials.
+  const credentials = sendCredentialsIn(process.env);
+  if (credentials.length > 0) {
+    throw new CliError(
+      `refusing to start: send credentials are set (${credentials.join(', ')}); the cloud operator drafts only, so unset them here and keep them on the local machine`,
+      EXIT.config,
+    );
+  }
+  let env: OperatorEnv;
+  try {
+    env = operatorEnv(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT.config);
+    throw error;
+  }
+  const vault = resolveVault(opts.vault);
+  const intervalMs = Number(opts.interval) * 1000;
+  if (!Number.isFinite(intervalMs) || intervalMs <= 0)
+    throw new CliError('--interval must be a positive number', EXIT.usage);
+  const port = portFrom(opts.port, opts.once ?? false);
+  const store = storeFrom(opts.store);
+  const logger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
+  const operator = new Operator({
+    vault,
+    agent: opts.agent,
+    store,
+    drafter: drafterFrom(env),
+    logger,
+    approvalTtlMs: env.FTE_APPROVAL_TTL_HOURS * 3600_000,
+    syncIntervalMs: intervalMs,
+    resyncIntervalMs: env.FTE_RESYNC_SECONDS * 1000,
+    workers: env.FTE_OPERATOR_WORKERS,
+    maxAttempts: env.FTE_OPERATOR_MAX_ATTEMPTS,
+    backoff: { baseMs: env.FTE_OPERATOR_BACKOFF_MS, maxMs: 5 * 60_000 },
+    watchers: opts.once ? [] : await watchersFromEnv(process.env, logger),
+  });
+  let server: HealthServer | undefined;
+  if (port > 0) {
+    server = await startHealthServer({
+      port,
+      host: env.FTE_OPERATOR_BIND,
+      health: () => operator.health(),
+      metrics: operator.metrics,
+      logger,
+    });
+  }
+  try {
+    if (opts.once) {
+      process.stdout.write(`${describe(await operator.runOnce())}\n`);
+      return;
+    }
+    await operator.start();
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    logger.info('stopping: finishing the step in flight');
+    const grace = setTimeout(() => {
+      logger.warn('the step in flight takes too long; cancelling it');
+      operator.controller.abortInFlight();
+    }, env.FTE_STOP_GRACE_SECONDS * 1000);
+    try {
+      await operator.stop();
+    } finally {
+      clearTimeout(grace);
+    }
+  } finally {
+    await server?.close();
+  }
+}

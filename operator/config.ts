@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { DEFAULT_CLAUDE_MODEL } from './drafters/claude.js';
+
+const positive = (fallback: number) =>
+  z.coerce.number<string | undefined>().positive('must be a positive number').default(fallback);
+const count = (fallback: number) =>
+  z.coerce
+    .number<string | undefined>()
+    .int('must be a whole number')
+    .nonnegative('must be 0 or more')
+    .default(fallback);
+
+/** The operator's settings from the environment; every variable is optional. */
+export const OperatorEnv = z.object({
+  /** Claude drafts when set; the template drafter otherwise. */
+  ANTHROPIC_API_KEY: z.string().optional(),
+  /** Read by the SDK itself; listed so a typo shows up in errors. */
+  ANTHROPIC_BASE_URL: z.url('must be a URL').optional(),
+  FTE_CLAUDE_MODEL: z.string().min(1).default(DEFAULT_CLAUDE_MODEL),
+  FTE_CLAUDE_MAX_RETRIES: count(2),
+  /** "input,output" USD per million tokens, for a model the built-in table does not know. */
+  FTE_CLAUDE_PRICE: z
+    .string()
+    .regex(/^\s*[0-9.]+\s*,\s*[0-9.]+\s*$/, 'must be "input,output" USD per million tokens')
+    .optional(),
+  FTE_APPROVAL_TTL_HOURS: positive(48),
+  FTE_RESYNC_SECONDS: positive(60),
+  FTE_OPERATOR_WORKERS: count(2).pipe(z.number().min(1, 'must be at least 1')),
+  FTE_OPERATOR_MAX_ATTEMPTS: count(5).pipe(z.number().min(1, 'must be at least 1')),
+  /** Base of the per-task exponential backoff after an error. */
+  FTE_OPERATOR_BACKOFF_MS: positive(500),
+  /** Address of the health/metrics server (0.0.0.0 in a pod, so probes reach it). */
+  FTE_OPERATOR_BIND: z.string().min(1).default('127.0.0.1'),
+  /** Seconds a stop waits for the step in flight before cancelling it. */
+  FTE_STOP_GRACE_SECONDS: positive(30),
+  FTE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type OperatorEnv = z.infer<typeof OperatorEnv>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; the error names the first bad variable and what it must be. */
+export function operatorEnv(env: NodeJS.ProcessEnv): OperatorEnv {
+  const blank = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = OperatorEnv.safeParse(blank);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const name = String(issue.path[0]);
+  const value = name === 'ANTHROPIC_API_KEY' ? '(hidden)' : JSON.stringify(env[name]);
+  throw new ConfigError(`${name}: ${issue.message} (got ${value})`);
+}
