@@ -74,7 +74,10 @@ program
   .addOption(agentOption('cloud'))
   .option('--store <kind>', 'where tasks live: memory (in-process, the embedded default)', 'memory')
   .option('--once', 'sync, mirror, reconcile until no runnable work is left, sync, exit')
-  .option('--port <n>', 'port of /healthz, /readyz and /metrics; 0 = no server (default: 9464, none with --once)')
+  .option(
+    '--port <n>',
+    'port of /healthz, /readyz and /metrics; 0 = no server (default: 9464, none with --once)',
+  )
   .option('--interval <seconds>', 'seconds between git syncs when running as a daemon', '10')
   .addHelpText(
     'after',
