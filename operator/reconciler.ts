@@ -60,6 +60,8 @@ export type TaskReconcilerOptions = {
 type StepOutcome = {
   /** The step changed files in the vault (and committed them). */
   changed: boolean;
+  /** Other task ids whose files the step created (a quarantined item with an unsafe id gets a new one). */
+  alsoTouched?: string[];
   condition?: { type: string; status: 'True' | 'False'; reason: string; message: string };
   triage?: TriageRecord;
   requeueAfterMs?: number;
@@ -109,7 +111,7 @@ export class TaskReconciler implements Reconciler {
     this.options.metrics?.steps.inc({ step: step.kind });
     await this.writeStatus(task, decision, outcome);
     if (outcome.changed) {
-      await this.options.mirror?.refresh([id]);
+      await this.options.mirror?.refresh([id, ...(outcome.alsoTouched ?? [])]);
       this.options.onCommitted?.();
     }
     if (outcome.requeueAfterMs !== undefined) return { requeueAfterMs: outcome.requeueAfterMs };
@@ -488,7 +490,11 @@ export class TaskReconciler implements Reconciler {
       return [...paths, signal.path, logPath];
     });
     log.warn({ reason, path: target }, 'item moved to Needs_Action/_errors/');
-    return { changed: true, condition: cond('Failed', 'True', 'Quarantined', reason) };
+    return {
+      changed: true,
+      alsoTouched: safe === id ? undefined : [safe],
+      condition: cond('Failed', 'True', 'Quarantined', reason),
+    };
   }
 
   /** The drafter gave up for good: the item stays where it is, marked `status: error` with the reason. */
