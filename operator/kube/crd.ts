@@ -1,0 +1,165 @@
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { TaskSpec, TaskStatus } from '../task.js';
+import { GROUP, PLURAL, VERSION } from './task-store.js';
+
+/**
+ * The Task CRD (DESIGN.md §3), generated from the zod schemas in operator/task.ts so the API server
+ * validates exactly what the code accepts: `crds/task.yaml` is this function's output
+ * (`node dist/operator/kube/gen-crd.js` writes it; tests/kube/crd.test.ts fails when it is stale).
+ */
+
+type JsonSchema = Record<string, unknown>;
+
+/** JSON Schema keywords a structural CRD schema may carry, as zod emits them. */
+const KEPT = new Set([
+  'type',
+  'description',
+  'properties',
+  'required',
+  'items',
+  'enum',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'maxItems',
+  'format',
+]);
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A zod-emitted JSON Schema as a structural OpenAPI v3 schema: `additionalProperties: false` goes (the
+ * API server prunes unknown fields instead, as zod strips them), a record becomes `additionalProperties`
+ * with a schema, and anything a CRD cannot express makes generation fail, so the two cannot silently
+ * disagree.
+ */
+export function structural(schema: JsonSchema, path = '$'): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === '$schema') continue;
+    if (key === 'additionalProperties') {
+      if (value === false) continue;
+      if (value && typeof value === 'object') {
+        out.additionalProperties = structural(value as JsonSchema, `${path}.*`);
+        continue;
+      }
+      throw new Error(`${path}: additionalProperties ${JSON.stringify(value)} has no CRD equivalent`);
+    }
+    if (key === 'const') {
+      out.enum = [value];
+      continue;
+    }
+    if (!KEPT.has(key))
+      throw new Error(`${path}: JSON Schema keyword "${key}" has no structural CRD equivalent`);
+    if (key === 'properties') {
+      out.properties = Object.fromEntries(
+        Object.entries(value as Record<string, JsonSchema>).map(([name, child]) => [
+          name,
+          structural(child, `${path}.${name}`),
+        ]),
+      );
+    } else if (key === 'items') {
+      out.items = structural(value as JsonSchema, `${path}[]`);
+    } else if (key === 'maximum' && value === MAX_SAFE) {
+      // zod's bound for a safe integer; int64 in the API server.
+      out.format = 'int64';
+    } else {
+      out[key] = value;
+    }
+  }
+  if (typeof out.type !== 'string') throw new Error(`${path}: a structural schema needs a type`);
+  return out;
+}
+
+function objectSchema(schema: z.ZodType, description: string): JsonSchema {
+  return { description, ...structural(z.toJSONSchema(schema, { io: 'output' }) as JsonSchema) };
+}
+
+/** Printer columns: `kubectl get tasks` shows the first five; `-o wide` adds the priority-1 ones. */
+export const PRINTER_COLUMNS = [
+  { name: 'Domain', type: 'string', jsonPath: '.spec.domain' },
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+  { name: 'Owner', type: 'string', jsonPath: '.status.owner' },
+  { name: 'Title', type: 'string', jsonPath: '.spec.title' },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  { name: 'Id', type: 'string', jsonPath: '.spec.id', priority: 1 },
+  { name: 'Priority', type: 'string', jsonPath: '.spec.priority', priority: 1 },
+  { name: 'Approval', type: 'string', jsonPath: '.status.approvalPath', priority: 1 },
+  { name: 'Expires', type: 'string', jsonPath: '.status.expires', priority: 1 },
+  { name: 'Error', type: 'string', jsonPath: '.status.lastError', priority: 1 },
+] as const;
+
+export function taskCrd(): Record<string, unknown> {
+  const spec = objectSchema(
+    TaskSpec,
+    'The task as the vault holds it, mirrored from its files by the operator.',
+  );
+  const status = objectSchema(
+    TaskStatus,
+    'What the reconciler last observed and did; written by the operator only.',
+  );
+  const statusProperties = status.properties as Record<string, JsonSchema>;
+  const conditions = statusProperties.conditions;
+  if (!conditions) throw new Error('TaskStatus has no conditions');
+  // Conditions follow the API conventions: a list map keyed by type (one entry per type, merged by key).
+  statusProperties.conditions = {
+    ...conditions,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        plural: PLURAL,
+        singular: 'task',
+        kind: 'Task',
+        listKind: 'TaskList',
+        shortNames: ['ftask'],
+        categories: ['fte'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: PRINTER_COLUMNS,
+          selectableFields: [{ jsonPath: '.spec.domain' }, { jsonPath: '.spec.id' }],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description:
+                'One task of the fte vault (an email to answer, an invoice to post, …): a projection of its markdown files into the cluster.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status,
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const CRD_HEADER = [
+  '# Generated from the zod schemas in operator/task.ts by operator/kube/crd.ts; do not edit.',
+  '# Regenerate: npx tsc -p tsconfig.json && node dist/operator/kube/gen-crd.js',
+  '',
+].join('\n');
+
+export function taskCrdYaml(): string {
+  return `${CRD_HEADER}${stringify(taskCrd(), { lineWidth: 0 })}`;
+}

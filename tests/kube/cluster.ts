@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  type KubeTestCluster,
+  type KubeTestUser,
+  kubectl,
+  startKubeApiServer,
+  writeKubeconfig,
+} from '../harness/kube.js';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const CRD_PATH = join(REPO_ROOT, 'crds', 'task.yaml');
+export const RBAC_PATH = join(REPO_ROOT, 'deploy', 'rbac.yaml');
+
+/** A real API server with the Task CRD from crds/task.yaml applied and established. */
+export type TaskCluster = {
+  cluster: KubeTestCluster;
+  /** kubectl as admin; throws with stderr when it fails. */
+  ok(args: string[], input?: string): Promise<string>;
+  /** A client configuration for admin, or for the given kubeconfig file. */
+  kubeConfig(path?: string): KubeConfig;
+  /** A new namespace with a unique name. */
+  namespace(prefix?: string): Promise<string>;
+  stop(): Promise<void>;
+};
+
+export async function startTaskCluster(users: KubeTestUser[] = []): Promise<TaskCluster> {
+  const cluster = await startKubeApiServer({ users });
+  const ok = async (args: string[], input?: string): Promise<string> => {
+    const r = await kubectl(cluster, args, { input });
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  try {
+    await ok(['apply', '--server-side', '-f', CRD_PATH]);
+    await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/tasks.fte.dev']);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return {
+    cluster,
+    ok,
+    kubeConfig(path = cluster.kubeconfigPath) {
+      const kc = new KubeConfig();
+      kc.loadFromFile(path);
+      return kc;
+    },
+    async namespace(prefix = 'fte') {
+      const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+      await ok(['create', 'namespace', name]);
+      return name;
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+/** A kubeconfig that authenticates with `token` (a static user's or a service account's), in `namespace`. */
+export async function tokenKubeconfig(
+  cluster: KubeTestCluster,
+  user: string,
+  token: string,
+  namespace: string,
+): Promise<string> {
+  const path = await writeKubeconfig(cluster, user, token);
+  const doc = JSON.parse(await readFile(path, 'utf8'));
+  doc.contexts[0].context.namespace = namespace;
+  await writeFile(path, JSON.stringify(doc, null, 2), { mode: 0o600 });
+  return path;
+}
