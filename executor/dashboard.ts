@@ -197,6 +197,7 @@ export function renderDashboard(view: DashboardView): string {
 
 export class DashboardWriter {
   private readonly statePath: string;
+  private rendered = false;
 
   constructor(
     private readonly root: string,
@@ -221,7 +222,11 @@ export class DashboardWriter {
    * Merges new `Updates/` signals, archives them and rewrites `Dashboard.md` if its text changed.
    * Returns the vault paths touched (to commit) and how many signals were merged.
    */
-  async merge(sync?: SyncReport): Promise<{ touched: string[]; merged: number }> {
+  async merge(
+    sync?: SyncReport,
+    /** Something in the vault changed this pass (a pull, a commit): render even without new signals. */
+    changed = true,
+  ): Promise<{ touched: string[]; merged: number }> {
     const now = this.clock();
     const state = await this.loadState();
     const touched: string[] = [];
@@ -275,6 +280,7 @@ export class DashboardWriter {
       merged++;
     }
     state.signals = state.signals.sort((a, b) => a.created.localeCompare(b.created)).slice(-KEPT_SIGNALS);
+    const before = JSON.stringify(state.sync ?? null);
     if (sync) {
       state.sync = {
         state: sync.state,
@@ -282,6 +288,10 @@ export class DashboardWriter {
         error: sync.state === 'offline' ? sync.error?.split('\n')[0] : undefined,
       };
     }
+    const syncChanged = JSON.stringify(state.sync ?? null) !== before;
+    // Rendering reads every task file; an idle pass (nothing pulled, nothing done) skips it.
+    if (merged === 0 && !syncChanged && !changed && this.rendered) return { touched, merged };
+    this.rendered = true;
     await writeFileAtomic(this.statePath, `${JSON.stringify(state, null, 2)}\n`);
 
     const text = renderDashboard({

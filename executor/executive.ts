@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../core/audit.js';
 import { listMarkdown } from '../core/fsutil.js';
+import { Git } from '../core/git.js';
 import { isSafeTaskId, sanitizeTaskId } from '../core/ids.js';
 import { FOLDERS, itemPaths, locate } from '../core/layout.js';
 import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
@@ -66,6 +67,8 @@ export class Executive {
   readonly audit: AuditLog;
   readonly agent: string;
   private readonly root: string;
+  /** Read-only queries (`git status`), always run under the repo's lock. */
+  private readonly git: Git;
   private readonly clock: () => Date;
   private readonly log: Logger;
   private readonly ctx: DecisionContext;
@@ -86,6 +89,7 @@ export class Executive {
       sweepExclude: [FOLDERS.approved, FOLDERS.rejected],
       onEvent: (event) => this.log.warn({ path: event.path, kind: event.kind }, event.message),
     });
+    this.git = new Git(o.root);
     this.ledger = new Ledger(join(o.root, LEDGER_FILE));
     this.audit = new AuditLog(o.root, this.clock);
     this.ctx = {
@@ -131,7 +135,11 @@ export class Executive {
     }
     dirty = (await this.intake(report)) || dirty;
     dirty = (await this.execute(report)) || dirty;
-    const { touched, merged } = await this.dashboard.merge(report.sync.at(-1));
+    const pulled = report.sync.some((r) => r.pulled > 0 || r.conflicts.length > 0);
+    const { touched, merged } = await this.dashboard.merge(
+      report.sync.at(-1),
+      dirty || pulled || touchedAny(report),
+    );
     report.merged = merged;
     if (touched.length > 0) {
       const { committed } = await this.repo.commit(
@@ -149,20 +157,49 @@ export class Executive {
 
   private async intake(report: PassReport): Promise<boolean> {
     let dirty = false;
+    const uncommitted = await this.notInHead();
     for (const file of (await listMarkdown(join(this.root, FOLDERS.approved))).sort()) {
-      dirty = (await this.intakeApproved(`${FOLDERS.approved}/${file}`, report)) || dirty;
+      const path = `${FOLDERS.approved}/${file}`;
+      dirty = (await this.intakeApproved(path, !uncommitted.has(path), report)) || dirty;
     }
-    for (const file of (await listMarkdown(join(this.root, FOLDERS.rejected))).sort()) {
-      dirty = (await this.intakeRejected(`${FOLDERS.rejected}/${file}`, report)) || dirty;
+    // Only files this machine added can be the owner's rejections; the rest are already recorded.
+    for (const path of [...uncommitted].filter((p) => p.startsWith(`${FOLDERS.rejected}/`)).sort()) {
+      dirty = (await this.intakeRejected(path, report)) || dirty;
     }
     return dirty;
+  }
+
+  /**
+   * Files in `Approved/` and `Rejected/` that HEAD does not have (untracked or only staged): made on
+   * this machine since the last commit. Anything a pull brought is in HEAD. One `git status` per call.
+   */
+  private async notInHead(): Promise<Set<string>> {
+    const out = await this.repo.exclusive(() =>
+      this.git.run([
+        'status',
+        '--porcelain=v1',
+        '-z',
+        '--untracked-files=all',
+        '--no-renames',
+        '--',
+        FOLDERS.approved,
+        FOLDERS.rejected,
+      ]),
+    );
+    const paths = new Set<string>();
+    for (const entry of out.split('\0')) {
+      if (entry.length < 4) continue;
+      const code = entry.slice(0, 2);
+      if (code === '??' || code[0] === 'A') paths.add(entry.slice(3));
+    }
+    return paths;
   }
 
   private async commitChange(message: string, touched: string[]): Promise<boolean> {
     return (await this.repo.commit(message, [...new Set(touched)])).committed;
   }
 
-  private async intakeApproved(path: string, report: PassReport): Promise<boolean> {
+  private async intakeApproved(path: string, committed: boolean, report: PassReport): Promise<boolean> {
     const where = locate(path);
     if (where?.role !== 'approval') return false;
     const id = where.id;
@@ -198,7 +235,6 @@ export class Executive {
     if (SETTLED.has(status) || status === 'executed') return false;
     if (read.kind === 'invalid') return this.refuse(path, id, read.raw, 'invalid', read.reason, report);
 
-    const committed = (await this.repo.readCommitted(path)) !== undefined;
     if (!committed && read.approval.data.approval_signature === undefined) {
       // Moved into Approved/ on this machine (e.g. in Obsidian) and not committed yet: the owner's decision.
       try {
@@ -244,7 +280,6 @@ export class Executive {
   private async intakeRejected(path: string, report: PassReport): Promise<boolean> {
     const where = locate(path);
     if (where?.role !== 'approval' || !isSafeTaskId(where.id)) return false;
-    if ((await this.repo.readCommitted(path)) !== undefined) return false; // the cloud's expiry, or ours, already recorded
     const id = where.id;
     const read = await readApproval(this.root, path);
     if (read.kind === 'missing') return false;
@@ -277,10 +312,12 @@ export class Executive {
 
   private async execute(report: PassReport): Promise<boolean> {
     let dirty = false;
+    const uncommitted = await this.notInHead();
     for (const file of (await listMarkdown(join(this.root, FOLDERS.approved))).sort()) {
       const path = `${FOLDERS.approved}/${file}`;
       const where = locate(path);
       if (where?.role !== 'approval' || !isSafeTaskId(where.id)) continue;
+      if (uncommitted.has(path)) continue; // intake commits it first
       const read = await readApproval(this.root, path);
       if (read.kind !== 'ok' || read.approval.data.status !== 'approved') continue;
       const id = where.id;
@@ -289,7 +326,6 @@ export class Executive {
         dirty = (await this.refuse(path, id, read.raw, verdict.code, verdict.reason, report)) || dirty;
         continue;
       }
-      if ((await this.repo.readCommitted(path)) === undefined) continue; // intake commits it first
       dirty = (await this.executeOne(path, id, read.approval, report)) || dirty;
     }
     return dirty;
@@ -450,4 +486,19 @@ export class Executive {
     );
     return this.commitChange(`${this.agent}: ${status} ${id}`, [path, FOLDERS.logs]);
   }
+}
+
+/** True when the pass did anything a dashboard shows (some of it may have been committed before the sync). */
+function touchedAny(report: PassReport): boolean {
+  return (
+    report.approved.length +
+      report.rejected.length +
+      report.refused.length +
+      report.sent.length +
+      report.finished.length +
+      report.uncertain.length +
+      report.failed.length +
+      report.quarantined.length >
+    0
+  );
 }

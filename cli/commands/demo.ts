@@ -4,10 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { approvalContentHash, approvalParameters } from '../../core/codec.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { Git } from '../../core/git.js';
-import { VaultRepo } from '../../core/vault-repo.js';
 import { startOutbox } from '../../executor/outbox.js';
 import { CliError } from '../errors.js';
 
@@ -93,45 +91,6 @@ function incomingEmail(now: Date): { id: string; text: string } {
   return { id, text };
 }
 
-/**
- * Stand-in for `fte operator --once` while the operator CLI is not built: the same vault changes the
- * operator makes (issue #3's contract): claim, approval request in `Pending_Approval/email/`, push.
- */
-async function standInOperator(cloudDir: string, id: string, now: Date): Promise<void> {
-  const repo = new VaultRepo({ root: cloudDir, agent: 'cloud' });
-  await repo.commit(`cloud: intake ${id}`);
-  const claim = await repo.claim(id);
-  if (claim.result !== 'won') throw new CliError(`stand-in operator could not claim ${id}: ${claim.result}`);
-  const data: Record<string, unknown> = {
-    type: 'approval_request',
-    task: id,
-    action: 'send_email',
-    domain: 'email',
-    to: 'client@example.com',
-    subject: 'Re: Invoice for January',
-    in_reply_to: ORIGINAL_ID,
-    references: ORIGINAL_ID,
-    reason: 'reply to a known client (Company_Handbook.md)',
-    created: now.toISOString(),
-    expires: new Date(now.getTime() + 48 * 3_600_000).toISOString(),
-    status: 'pending',
-    source: `In_Progress/cloud/${id}.md`,
-    drafter: 'demo-template',
-  };
-  const body =
-    'Hi Dana,\n\nThank you for your message. The January invoice is on its way; you will have it before Friday.\n\nBest regards,\nthe team\n';
-  data.content_sha256 = approvalContentHash('send_email', approvalParameters(data), body);
-  const path = `Pending_Approval/email/${id}.md`;
-  await repo.change(`cloud: draft ${id}`, async () => {
-    await mkdir(join(cloudDir, 'Pending_Approval', 'email'), { recursive: true });
-    await writeFile(join(cloudDir, path), stringifyMarkdown({ data, body }));
-    return [path];
-  });
-  const sync = await repo.sync();
-  if (sync.state !== 'synced') throw new CliError(`stand-in operator could not push: ${sync.error}`);
-  out(indent(`claimed ${id}; drafted a reply; wrote ${path}; pushed`));
-}
-
 function section(markdown: string, heading: string): string {
   const start = markdown.indexOf(heading);
   if (start < 0) return '';
@@ -185,14 +144,8 @@ export async function run(opts: { keep?: boolean; dir?: string }): Promise<void>
     out(`    wrote Needs_Action/email/${email.id}.md in the cloud clone`);
 
     step(4, TOTAL, 'The cloud operator claims it, drafts a reply and writes the approval request.');
-    if (await operatorAvailable()) {
-      await show(['operator', '--vault', cloudDir, '--agent', 'cloud', '--once'], cloud, root);
-    } else {
-      out(
-        '  (stand-in: `fte operator` is not built in this tree yet; the same vault changes are made in-process)',
-      );
-      await standInOperator(cloudDir, email.id, now);
-    }
+    if (!(await operatorAvailable())) throw new CliError('this build has no `fte operator`; run make build');
+    await show(['operator', '--vault', cloudDir, '--agent', 'cloud', '--once'], cloud, root);
     const pendingPath = `Pending_Approval/email/${email.id}.md`;
     if (!existsSync(join(cloudDir, pendingPath))) throw new CliError(`the cloud wrote no ${pendingPath}`);
 
@@ -206,7 +159,19 @@ export async function run(opts: { keep?: boolean; dir?: string }): Promise<void>
     out('  The draft, as the owner sees it in Obsidian:');
     out(indent(await readFile(join(localDir, pendingPath), 'utf8')));
 
-    step(6, TOTAL, 'The owner approves it on the laptop (signed with the local approval key).');
+    step(
+      6,
+      TOTAL,
+      'The owner edits the draft a little and approves it (signed with the local approval key).',
+    );
+    const draft = await readFile(join(localDir, pendingPath), 'utf8');
+    const edited = draft.replace(/^\[fte template draft:[^\n]*\]\n\n/m, '');
+    if (edited !== draft) {
+      await writeFile(join(localDir, pendingPath), edited);
+      out(
+        '    (removed the template notice from the draft, as the owner would in Obsidian; the signature covers the edit)',
+      );
+    }
     await show(['approve', email.id, '--vault', localDir], local, root);
 
     step(

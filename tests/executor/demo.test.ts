@@ -38,15 +38,20 @@ describe('fte demo (make demo): the Platinum scenario', () => {
     expect(mail.inReplyTo).toBe('<invoice-jan-2026@mail.example.com>');
     expect(mail.references).toBe('<invoice-jan-2026@mail.example.com>');
     expect(mail.messageId).toBe(stableMessageId(id!, 'owner@example.com'));
-    expect(mail.text).toMatch(/^Hi Dana,[\s\S]*January invoice[\s\S]*the team\n?$/);
+    // The draft the cloud's drafter wrote, with the owner's edit (the template notice removed) signed and sent.
+    expect(mail.text).toMatch(/Invoice for January[\s\S]*the team\n?$/);
+    expect(mail.text).not.toContain('[fte template draft');
 
     // The audit records.
     const local = join(dir, 'local');
-    const records = await new AuditLog(local).read(new Date());
+    const all = await new AuditLog(local).read(new Date());
+    expect(all.filter((r) => r.actor === 'cloud').map((r) => r.action_type)).toContain('approval_requested');
+    const records = all.filter((r) => r.actor === 'local');
     expect(records.map((r) => [r.action_type, r.result])).toEqual([
       ['approval_granted', 'signed'],
       ['email_send', 'sent'],
     ]);
+    expect(records[0]).toMatchObject({ task: id, parameters: { edited_by_owner: true } });
     expect(records[1]).toMatchObject({ task: id, target: 'client@example.com', approved_by: 'owner' });
 
     // The final folders, in both clones and on the remote.

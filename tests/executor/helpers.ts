@@ -72,6 +72,8 @@ export type DraftOptions = {
   body?: string;
   created?: Date;
   expires?: Date;
+  /** Push right away (default); false leaves the commit for a later sync. */
+  push?: boolean;
 };
 
 /**
@@ -127,6 +129,7 @@ export async function cloudDrafts(cloud: Clone, id: string, o: DraftOptions = {}
     `In_Progress/cloud/${id}.md`,
     `Pending_Approval/email/${id}.md`,
   ]);
+  if (o.push === false) return;
   const report = await cloud.repo.sync();
   if (report.state !== 'synced') throw new Error(`cloud sync failed: ${report.error}`);
 }

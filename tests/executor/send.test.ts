@@ -26,7 +26,7 @@ import {
 
 /** Drafts from the cloud, pulled by an executive without SMTP, approved by the owner (as `fte approve` does). */
 async function approved(w: World, ids: string[], draft = true): Promise<void> {
-  for (const id of ids) if (draft) await cloudDrafts(w.cloud, id);
+  if (draft) for (const id of ids) await cloudDrafts(w.cloud, id, { push: id === ids.at(-1) });
   const key = await testKey(w.keyFile);
   await executive(w, key, undefined).pass();
   const ctx = {
