@@ -82,7 +82,7 @@ program
   .addHelpText(
     'after',
     `
-Drafts with Claude when ANTHROPIC_API_KEY is set (FTE_CLAUDE_MODEL, default claude-sonnet-4-5), with a
+Drafts with Claude when ANTHROPIC_API_KEY is set (FTE_CLAUDE_MODEL, default claude-sonnet-4-6), with a
 plain template otherwise. Refuses to start (exit 78) when send credentials are in the environment
 (SMTP_PASSWORD, WHATSAPP_SESSION*, BANK_*, *_BANK_TOKEN, PAYMENT_*TOKEN, FTE_APPROVAL_KEY[_FILE]).
 Without --once it runs until SIGTERM, then finishes the step in flight and pushes.
@@ -133,7 +133,9 @@ program
 
 program
   .command('demo')
-  .description('the Platinum scenario end to end in temp dirs: cloud drafts, owner approves, local sends (make demo)')
+  .description(
+    'the Platinum scenario end to end in temp dirs: cloud drafts, owner approves, local sends (make demo)',
+  )
   .option('--keep', 'keep the temp dir (vaults, remote, outbox .eml files) afterwards')
   .option('--dir <dir>', 'run in this empty directory instead of a new temp dir')
   .action(async (opts) => (await import('./commands/demo.js')).run(opts));

@@ -6,7 +6,7 @@ import { type Drafter, DrafterError, type EmailForDraft, type LlmUsage, type Tri
 import { costUsd, type Price, priceOf } from './pricing.js';
 import { PRIORITIES } from './priority.js';
 
-export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-4-5';
+export const DEFAULT_CLAUDE_MODEL = 'claude-sonnet-4-6';
 const MAX_HANDBOOK_CHARS = 20_000;
 const MAX_EMAIL_CHARS = 30_000;
 
@@ -56,7 +56,7 @@ function fence(email: EmailForDraft): { tag: string; text: string } {
       ? `${value.slice(0, max)}\n[… truncated, ${value.length - max} more characters]`
       : value;
   // The tag is random per call, so the email cannot close the fence; strip look-alikes anyway.
-  const clean = (value: string) => value.replace(/<\/?untrusted_email_[0-9a-f]*>/gi, '[removed tag]');
+  const clean = (value: string) => value.replace(/<\/?\s*untrusted[\s_-]*email[^>]*>/gi, '[removed tag]');
   const lines = [
     `From: ${clean(email.from)}`,
     `Subject: ${clean(email.subject)}`,

@@ -1,5 +1,6 @@
 /** USD per million tokens, input and output, for the models we know; prefixes cover dated variants. */
 const PRICES: Array<[prefix: string, input: number, output: number]> = [
+  ['claude-opus-4-6', 5, 25],
   ['claude-opus-4-5', 5, 25],
   ['claude-opus-4-1', 15, 75],
   ['claude-opus-4-0', 15, 75],

@@ -99,7 +99,7 @@ describe('fte operator (the real process)', () => {
       const approval = decodeApproval(
         await readFile(join(clones.local!.dir, 'Pending_Approval/email/EMAIL_K.md'), 'utf8'),
       );
-      expect(approval.data.drafter).toBe('claude:claude-sonnet-4-5');
+      expect(approval.data.drafter).toBe('claude:claude-sonnet-4-6');
       expect(approval.body).toContain('The invoice is attached.');
     } finally {
       await api.close();

@@ -33,7 +33,7 @@ export function message(
       id: `msg_${Math.random().toString(36).slice(2)}`,
       type: 'message',
       role: 'assistant',
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       content: [{ type: 'text', text }],
       stop_reason,
       stop_sequence: null,
