@@ -9,9 +9,10 @@ import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
 import type { ExecutorConfig } from './config.js';
 import { DashboardWriter } from './dashboard.js';
 import { approveTask, type DecisionContext, DecisionError, refuseApproval, rejectTask } from './decisions.js';
-import { InvalidEmailError, type MailTransport } from './email.js';
+import { InvalidEmailError, type MailTransport, type OutgoingEmail } from './email.js';
 import { LEDGER_FILE, Ledger } from './ledger.js';
 import { EmailSender, type SendOutcome } from './send-email.js';
+import type { SentCopy } from './sent-copy.js';
 import { type Approval, verifyApproval } from './signature.js';
 import {
   allInProgressPaths,
@@ -42,6 +43,8 @@ export type ExecutiveOptions = {
   /** Skip git sync (tests of a single clone). */
   sync?: boolean;
   crashAfterIntent?: boolean;
+  /** Optional copy of each sent reply in the owner's Sent mailbox (`FTE_SENT_COPY=1`, executor/sent-copy.ts). */
+  sentCopy?: SentCopy;
 };
 
 export type PassReport = {
@@ -372,7 +375,7 @@ export class Executive {
           { task: id, to: outcome.mail.to, messageId: outcome.mail.messageId, response: outcome.response },
           'email sent',
         );
-        return this.finish(path, id, approval, outcome.mail.messageId, outcome.key, report);
+        return this.finish(path, id, approval, outcome.mail.messageId, outcome.key, report, outcome.mail);
       case 'already_sent':
         return this.finish(path, id, approval, outcome.messageId, outcome.key, report);
       case 'dry_run':
@@ -423,6 +426,7 @@ export class Executive {
     messageId: string | undefined,
     key: string,
     report: PassReport,
+    mail?: OutgoingEmail,
   ): Promise<boolean> {
     const now = this.clock();
     const done = itemPaths.done(id);
@@ -451,6 +455,8 @@ export class Executive {
       ];
     });
     report.finished.push(id);
+    // After the task is Done: a failure to file the copy is logged by SentCopy and never undoes the send.
+    if (mail && this.o.sentCopy) await this.o.sentCopy.file(mail, now);
     return committed;
   }
 

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import { ImapConfigError } from '../../core/imap-config.js';
 import { FOLDERS } from '../../core/layout.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
 import { acquireLock, LockedError } from '../../executor/lock.js';
 import { createLogger } from '../../executor/log.js';
 import { runUntilStopped } from '../../executor/loop.js';
+import { ImapSentCopy, loadSentCopyConfig } from '../../executor/sent-copy.js';
 import { openLocal } from '../../executor/setup.js';
 import { CliError, EXIT } from '../errors.js';
 import { asCliError } from './local-common.js';
@@ -59,6 +61,15 @@ export async function run(opts: {
     throw error;
   }
   const log = createLogger(opts.agent);
+  let sentCopy: ImapSentCopy | undefined;
+  try {
+    const imap = loadSentCopyConfig(process.env);
+    sentCopy = imap ? new ImapSentCopy(imap, log) : undefined;
+  } catch (error) {
+    await release();
+    if (error instanceof ImapConfigError) throw new CliError(error.message, EXIT.config);
+    throw error;
+  }
   const transport =
     local.config.smtp && !local.config.dryRun ? new SmtpTransport(local.config.smtp) : undefined;
   const executive = new Executive({
@@ -69,6 +80,7 @@ export async function run(opts: {
     log,
     transport,
     crashAfterIntent: process.env.FTE_TEST_CRASH_AFTER_INTENT === '1',
+    sentCopy,
   });
   if (!transport && !local.config.dryRun) {
     log.warn('no SMTP server configured (SMTP_HOST, SMTP_FROM): approved emails wait in Approved/');
