@@ -27,7 +27,10 @@ export type KubeEventRecorderOptions = {
  */
 export class KubeEventRecorder implements EventRecorder {
   private readonly api: EventsV1Api;
-  private readonly pending = new Set<Promise<void>>();
+  /** Events are sent one after another, in the order recorded. */
+  private tail: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private lastMicros = 0;
   dropped = 0;
   failed = 0;
 
@@ -36,22 +39,24 @@ export class KubeEventRecorder implements EventRecorder {
   }
 
   record(task: Task, event: TaskEvent): void {
-    if (this.pending.size >= MAX_PENDING) {
+    if (this.pending >= MAX_PENDING) {
       this.dropped++;
       return;
     }
-    const sending = this.send(task, event).finally(() => this.pending.delete(sending));
-    this.pending.add(sending);
+    // Strictly increasing event times (to the microsecond), so `kubectl describe` lists them in order.
+    const micros = Math.max(Date.now() * 1000, this.lastMicros + 1);
+    this.lastMicros = micros;
+    this.pending++;
+    this.tail = this.tail.then(() => this.send(task, event, micros)).finally(() => this.pending--);
   }
 
   /** Resolves when every event recorded so far was sent (or failed). */
   async flush(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.tail;
   }
 
-  private async send(task: Task, event: TaskEvent): Promise<void> {
-    const now = new V1MicroTime();
-    const name = `${task.metadata.name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`;
+  private async send(task: Task, event: TaskEvent, micros: number): Promise<void> {
+    const name = `${task.metadata.name}.${micros.toString(16)}${randomBytes(2).toString('hex')}`;
     try {
       await this.api.createNamespacedEvent({
         namespace: task.metadata.namespace,
@@ -59,7 +64,7 @@ export class KubeEventRecorder implements EventRecorder {
           apiVersion: 'events.k8s.io/v1',
           kind: 'Event',
           metadata: { name, namespace: task.metadata.namespace },
-          eventTime: now,
+          eventTime: new MicroTime(micros),
           type: event.type,
           reason: event.reason.slice(0, MAX_FIELD),
           action: event.action.slice(0, MAX_FIELD),
@@ -83,6 +88,18 @@ export class KubeEventRecorder implements EventRecorder {
         'recording a task event failed',
       );
     }
+  }
+}
+
+/** A MicroTime with real microseconds (the library's own pads milliseconds with zeros). */
+class MicroTime extends V1MicroTime {
+  constructor(private readonly micros: number) {
+    super(Math.floor(micros / 1000));
+  }
+
+  override toISOString(): string {
+    const millis = new Date(Math.floor(this.micros / 1000)).toISOString().slice(0, -1);
+    return `${millis}${String(this.micros % 1000).padStart(3, '0')}Z`;
   }
 }
 

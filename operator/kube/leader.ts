@@ -64,6 +64,8 @@ export class LeaderElector {
   private leading = false;
   /** The holder we last saw in the Lease (for logs and /readyz). */
   observedLeader: string | undefined;
+  /** Attempts to take or renew the lease finished so far. */
+  attempts = 0;
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.identity = options.identity ?? defaultIdentity();
@@ -189,6 +191,8 @@ export class LeaderElector {
         'lease request failed',
       );
       return false;
+    } finally {
+      this.attempts++;
     }
   }
 
