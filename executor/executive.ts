@@ -402,11 +402,8 @@ export class Executive {
       case 'failed':
         return this.settle(path, id, approval, 'failed', outcome.reason, report, outcome.key);
       case 'deferred':
-        if (outcome.quiet) this.deferOnce(report, id, outcome.reason);
-        else {
-          report.deferred.push({ id, reason: outcome.reason });
-          this.log.info({ task: id, reason: outcome.reason }, 'email waits');
-        }
+        // Logged once per reason, not on every pass while it waits (a rate limit, a server that is down).
+        this.deferOnce(report, id, outcome.reason);
         return false;
     }
   }
@@ -455,6 +452,7 @@ export class Executive {
       ];
     });
     report.finished.push(id);
+    this.quietDeferrals.delete(id);
     // After the task is Done: a failure to file the copy is logged by SentCopy and never undoes the send.
     if (mail && this.o.sentCopy) await this.o.sentCopy.file(mail, now);
     return committed;

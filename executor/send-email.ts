@@ -25,7 +25,7 @@ export type SendOutcome =
   /** DRY_RUN: logged instead of sent, once; it stays approved. */
   | { kind: 'dry_run'; key: string; mail: OutgoingEmail }
   /** Nothing left the machine; it stays approved and is tried on a later pass. */
-  | { kind: 'deferred'; key: string; reason: string; quiet?: boolean };
+  | { kind: 'deferred'; key: string; reason: string };
 
 export type EmailSenderOptions = {
   ledger: Ledger;
@@ -64,7 +64,7 @@ export class EmailSender {
     }
     const mail = buildReply(approval, this.o.from);
     if (this.o.dryRun) {
-      if (prior.dryRun) return { kind: 'deferred', key, reason: 'DRY_RUN (already logged)', quiet: true };
+      if (prior.dryRun) return { kind: 'deferred', key, reason: 'DRY_RUN: logged, not sent' };
       log.info(
         {
           task,
@@ -91,7 +91,6 @@ export class EmailSender {
         kind: 'deferred',
         key,
         reason: 'no SMTP server configured (set SMTP_HOST and SMTP_FROM)',
-        quiet: true,
       };
     }
     const now = clock();
