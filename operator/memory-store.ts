@@ -15,7 +15,9 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from './store.js';
-import { API_VERSION, KIND, Task, type TaskSpec, TaskStatus } from './task.js';
+import { API_VERSION, KIND, type Task, TaskSpec, TaskStatus } from './task.js';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export type MemoryStoreOptions = {
   namespace?: string;
@@ -98,9 +100,16 @@ export class MemoryTaskStore implements TaskStore {
     ) {
       return existing;
     }
+    if (!DNS_LABEL.test(name)) {
+      throw new InvalidError(`invalid task name ${JSON.stringify(name)}: must be a DNS-1123 label`);
+    }
+    const parsed = TaskSpec.safeParse(spec);
+    if (!parsed.success) throw new InvalidError(`task ${name} spec: ${parsed.error.message}`);
     const rv = this.version + 1;
-    const generation = existing ? existing.metadata.generation + (jsonEqual(existing.spec, spec) ? 0 : 1) : 1;
-    const candidate = {
+    const generation = existing
+      ? existing.metadata.generation + (jsonEqual(existing.spec, parsed.data) ? 0 : 1)
+      : 1;
+    const task: Task = deepFreeze({
       apiVersion: API_VERSION,
       kind: KIND,
       metadata: {
@@ -113,10 +122,9 @@ export class MemoryTaskStore implements TaskStore {
         labels,
         annotations,
       },
-      spec,
+      spec: parsed.data,
       status: existing?.status,
-    };
-    const task = this.validate(candidate);
+    });
     this.commit(rv, { type: existing ? 'MODIFIED' : 'ADDED', object: task });
     return task;
   }
@@ -135,7 +143,7 @@ export class MemoryTaskStore implements TaskStore {
     if (!parsed.success) throw new InvalidError(`task ${name} status: ${parsed.error.message}`);
     if (jsonEqual(existing.status ?? {}, parsed.data)) return existing;
     const rv = this.version + 1;
-    const task = this.validate({
+    const task: Task = deepFreeze({
       ...existing,
       metadata: { ...existing.metadata, resourceVersion: String(rv) },
       status: parsed.data,
@@ -160,12 +168,6 @@ export class MemoryTaskStore implements TaskStore {
       watcher.stopped = true;
       watcher.handler.onClose(error);
     }
-  }
-
-  private validate(candidate: unknown): Task {
-    const parsed = Task.safeParse(candidate);
-    if (!parsed.success) throw new InvalidError(`invalid task: ${parsed.error.message}`);
-    return deepFreeze(parsed.data);
   }
 
   private commit(rv: number, event: WatchEvent): void {

@@ -6,7 +6,7 @@ import { MAX_VAULT_FILE_BYTES } from '../core/codec.js';
 import { listFolders } from '../core/fsutil.js';
 import { FOLDERS, locate } from '../core/layout.js';
 import { canonicalize, PRIORITIES } from '../core/schemas.js';
-import { summarizeTasks, type VaultEntry } from '../core/status.js';
+import { summarizeTasks } from '../core/status.js';
 import type { OperatorMetrics } from './metrics.js';
 import { parseMarkdownFast } from './quick-frontmatter.js';
 import type { TaskStore } from './store.js';
@@ -59,31 +59,29 @@ export class Mirror {
   async resync(): Promise<MirrorReport> {
     const started = performance.now();
     const { store } = this.options;
-    const byId = await this.exclusive(async () => {
+    const specs = await this.exclusive(async () => {
       const files = await scanTaskFiles(this.options.root);
       const seenPaths = new Set(files.map((f) => f.path));
       for (const path of this.cache.keys()) if (!seenPaths.has(path)) this.cache.delete(path);
-      const grouped = new Map<string, Array<TaskFile & FileFacts>>();
-      const withFacts = [];
-      for (const file of files) withFacts.push({ ...file, ...(await this.facts(file)) });
-      for (const file of withFacts) grouped.set(file.id, [...(grouped.get(file.id) ?? []), file]);
-      return grouped;
+      const entries: Array<TaskFile & FileFacts> = [];
+      for (const file of files) entries.push(Object.assign(file, await this.facts(file)));
+      return specsOf(entries);
     });
     let applied = 0;
-    const specs = [...byId].map(([id, files]) => buildSpec(id, files));
     await mapLimit(specs, this.options.concurrency ?? 8, async (spec) => {
       if (await this.apply(spec)) applied++;
     });
+    const ids = new Set(specs.map((spec) => spec.id));
     const existing = await store.list();
     let deleted = 0;
     for (const task of existing.items) {
-      if (byId.has(task.spec.id)) continue;
+      if (ids.has(task.spec.id)) continue;
       if (await store.delete(task.metadata.name)) deleted++;
     }
     const durationMs = performance.now() - started;
     this.options.metrics?.mirrorDuration.observe(durationMs / 1000);
     this.lastResyncAt = Date.now();
-    return { tasks: byId.size, applied, deleted, durationMs };
+    return { tasks: specs.length, applied, deleted, durationMs };
   }
 
   /** Mirrors the current files of a few tasks (after a step, or a file change). */
@@ -91,10 +89,11 @@ export class Mirror {
     for (const id of new Set(ids)) {
       const files = await this.exclusive(async () => {
         const found = await findTaskFiles(this.options.root, id);
-        return Promise.all(found.map(async (file) => ({ ...file, ...(await this.facts(file)) })));
+        return Promise.all(found.map(async (file) => Object.assign(file, await this.facts(file))));
       });
-      if (files.length === 0) await this.options.store.delete(taskName(id));
-      else await this.apply(buildSpec(id, files));
+      const [spec] = specsOf(files);
+      if (spec) await this.apply(spec);
+      else await this.options.store.delete(taskName(id));
     }
   }
 
@@ -103,7 +102,7 @@ export class Mirror {
    * inotify watches) and refreshes the tasks whose files changed, `debounceMs` after the last change.
    * A new folder (a new domain) triggers a full resync. Periodic full resyncs catch anything missed.
    */
-  async watch(debounceMs = 150): Promise<void> {
+  async watch(debounceMs = 50): Promise<void> {
     this.stopWatching();
     const root = this.options.root;
     const dirs: string[] = [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval];
@@ -234,31 +233,25 @@ function priorityOf(value: unknown): TaskSpec['priority'] {
     : undefined;
 }
 
-/** The spec of one task from its files (pure): grouping and domain rules are `fte status`'s own. */
-export function buildSpec(id: string, files: Array<TaskFile & FileFacts>): TaskSpec {
-  const entries: VaultEntry[] = files.map((f) => ({
-    phase: f.phase,
-    domain: f.domain,
-    owner: f.owner,
-    role: f.role,
-    id: f.id,
-    path: f.path,
-    data: f.data,
-    error: f.error,
-  }));
-  const summary = summarizeTasks(entries)[0]!;
+/**
+ * The specs of the tasks these files make up (pure), grouped by id with `fte status`'s own rules
+ * (`summarizeTasks`: phase ranking, domain from frontmatter, folder, type or action).
+ */
+export function specsOf(files: Array<TaskFile & FileFacts>): TaskSpec[] {
   const byPath = new Map(files.map((f) => [f.path, f]));
-  const item = summary.paths.map((p) => byPath.get(p)!).find((f) => f.role === 'item');
-  const received = str(item?.data?.received);
-  return {
-    id,
-    domain: summary.domain || 'unknown',
-    type: str(item?.data?.type),
-    title: summary.title?.slice(0, 200),
-    source: item?.path ?? summary.paths[0]!,
-    files: files.map((f) => f.path).sort(),
-    contentSha256: item?.sha256,
-    received: received && !Number.isNaN(Date.parse(received)) ? received : undefined,
-    priority: priorityOf(item?.data?.priority),
-  };
+  return summarizeTasks(files).map((summary) => {
+    const item = summary.paths.map((p) => byPath.get(p)!).find((f) => f.role === 'item');
+    const received = str(item?.data?.received);
+    return {
+      id: summary.id,
+      domain: summary.domain || 'unknown',
+      type: str(item?.data?.type),
+      title: summary.title?.slice(0, 200),
+      source: item?.path ?? summary.paths[0]!,
+      files: [...summary.paths].sort(),
+      contentSha256: item?.sha256,
+      received: received && !Number.isNaN(Date.parse(received)) ? received : undefined,
+      priority: priorityOf(item?.data?.priority),
+    };
+  });
 }
