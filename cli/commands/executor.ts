@@ -91,7 +91,16 @@ export async function run(opts: {
   };
   try {
     if (opts.once) {
-      await step();
+      // A signal during the pass lets it finish (a send in flight records its outcome), then we exit.
+      const later = () => log.info('stopping after the current pass');
+      process.on('SIGTERM', later);
+      process.on('SIGINT', later);
+      try {
+        await step();
+      } finally {
+        process.off('SIGTERM', later);
+        process.off('SIGINT', later);
+      }
       return;
     }
     log.info({ vault: local.root, intervalMs, dryRun: local.config.dryRun }, 'local executive started');

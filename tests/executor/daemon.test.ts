@@ -55,4 +55,31 @@ describe('fte executor as a daemon', () => {
     expect(stderr).toMatch(/stopping after the current pass/);
     expect(existsSync(join(w.local.dir, '.fte/executor.lock'))).toBe(false);
   });
+
+  it('SIGTERM while a send is in flight: the send completes and is recorded, then the process exits 0', async () => {
+    const w = await world();
+    await testKey(w.keyFile);
+    const smtp = await smtpServer({ delayMs: 1500 });
+    const env = smtpEnv(smtp.port, w.keyFile);
+    await cloudDrafts(w.cloud, 'EMAIL_SLOW');
+    expect(
+      (await runCli(['executor', '--vault', w.local.dir, '--once'], { ...env, SMTP_HOST: '' })).code,
+    ).toBe(0);
+    expect((await runCli(['approve', 'EMAIL_SLOW', '--vault', w.local.dir], env)).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, 'executor', '--vault', w.local.dir, '--once'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    await until('the message data at the SMTP server', () => smtp.dataArrived() === 1);
+    child.kill('SIGTERM');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(stdout).toMatch(/sent EMAIL_SLOW/);
+    expect(smtp.received).toHaveLength(1);
+    expect(existsSync(join(w.local.dir, 'Done/EMAIL_SLOW.md'))).toBe(true);
+  });
 });

@@ -141,6 +141,8 @@ export type SmtpOptions = {
   rejectWith?: number;
   /** Destroy the connection after the message data arrived, before answering (an outcome nobody knows). */
   dropAfterData?: boolean;
+  /** Wait this long before answering the end of DATA (a slow server, to signal a process mid-send). */
+  delayMs?: number;
 };
 
 /** A real SMTP server (smtp-server) on 127.0.0.1, random port, recording every message it accepts. */
@@ -148,11 +150,14 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
   port: number;
   received: Received[];
   connections: () => number;
+  /** Messages whose data arrived (answered or not). */
+  dataArrived: () => number;
   waitFor: (count: number, timeoutMs?: number) => Promise<void>;
   close: () => Promise<void>;
 }> {
   const received: Received[] = [];
   let connections = 0;
+  let dataArrived = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -165,6 +170,8 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
+        dataArrived++;
+        if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
         if (options.dropAfterData) {
           // Drop the connection after the message arrived, without answering.
           (session as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
@@ -198,6 +205,7 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
     port,
     received,
     connections: () => connections,
+    dataArrived: () => dataArrived,
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (received.length < count) {
