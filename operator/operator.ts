@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
 import { Controller } from './controller.js';
 import type { Drafter } from './drafters/drafter.js';
+import type { EventRecorder } from './events.js';
 import { EmailHandler } from './handlers/email.js';
 import type { DomainHandler } from './handlers/handler.js';
 import { MemoryTaskStore } from './memory-store.js';
@@ -31,6 +32,8 @@ export type OperatorOptions = {
   metrics?: OperatorMetrics;
   /** Extra domain handlers (email is always there). */
   handlers?: DomainHandler[];
+  /** Where step events go (Kubernetes Events with `--store kube`); none by default. */
+  events?: EventRecorder;
 };
 
 export type OnceReport = {
@@ -99,6 +102,7 @@ export class Operator {
       metrics: this.metrics,
       mirror: this.mirror,
       onCommitted: () => this.kickSync(),
+      events: options.events,
     });
     this.controller = new Controller({
       store: this.store,

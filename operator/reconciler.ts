@@ -20,9 +20,10 @@ import {
 } from './controller.js';
 import { type Decision, decide, type Step, type VaultState } from './decide.js';
 import { DrafterError, type LlmUsage } from './drafters/drafter.js';
+import { type EventRecorder, taskEvents } from './events.js';
 import type { DomainHandler, HandlerInput } from './handlers/handler.js';
 import type { OperatorMetrics } from './metrics.js';
-import { jsonEqual, type StatusPatch, type TaskStore } from './store.js';
+import { ConflictError, jsonEqual, type StatusPatch, type TaskStore } from './store.js';
 import { setCondition, type Task, type TaskStatus, type TriageRecord } from './task.js';
 import { findTaskFiles, readApprovalFile, readItemFile, type TaskFile } from './vault-files.js';
 import {
@@ -54,6 +55,8 @@ export type TaskReconcilerOptions = {
   mirror?: { refresh(ids: string[]): Promise<void> };
   /** Called after a step committed something (the daemon pushes soon after). */
   onCommitted?: () => void;
+  /** One event per step (claimed, drafted, approval requested, expired, failed), for `kubectl describe task`. */
+  events?: EventRecorder;
 };
 
 /** What a step did, for the status and the queue. */
@@ -618,13 +621,38 @@ export class TaskReconciler implements Reconciler {
       lastError: decision.error,
       triage: outcome?.triage ?? task.status?.triage,
     };
-    const current = task.status ?? {};
-    if (jsonEqual(current, desired)) return;
-    const patch: StatusPatch = { ...desired };
-    for (const key of Object.keys(current) as Array<keyof TaskStatus>) {
-      if (desired[key] === undefined) patch[key] = null;
+    for (const event of taskEvents(task.status, desired, outcome?.condition))
+      this.options.events?.record(task, event);
+    await this.patchStatus(task, desired);
+  }
+
+  /**
+   * Writes the status as a merge patch conditional on the version it was computed from. A conflict means
+   * the spec moved on meanwhile (the reconciler is the status's only writer): what this pass did still
+   * holds, so it is written again on the fresh version; the new generation gets its own pass.
+   */
+  private async patchStatus(task: Task, desired: TaskStatus): Promise<void> {
+    let current = task;
+    for (let attempt = 1; ; attempt++) {
+      const status = current.status ?? {};
+      if (jsonEqual(status, desired)) return;
+      const patch: StatusPatch = { ...desired };
+      for (const key of Object.keys(status) as Array<keyof TaskStatus>) {
+        if (desired[key] === undefined) patch[key] = null;
+      }
+      try {
+        await this.options.store.patchStatus(current.metadata.name, patch, {
+          fieldManager: STATUS_FIELD_MANAGER,
+          resourceVersion: current.metadata.resourceVersion,
+        });
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= 5) throw error;
+        const fresh = await this.options.store.get(current.metadata.name);
+        if (!fresh || fresh.metadata.uid !== task.metadata.uid) return;
+        current = fresh;
+      }
     }
-    await this.options.store.patchStatus(task.metadata.name, patch, { fieldManager: STATUS_FIELD_MANAGER });
   }
 
   // -- helpers ---------------------------------------------------------------------------------------
