@@ -241,21 +241,15 @@ export class EmailIntake {
   private async apply(plan: Exclude<Plan, { kind: 'duplicate' }>): Promise<string[]> {
     const now = this.clock();
     const audit = auditFileFor(now);
+    // A new item or a follow-up is its own record (the file and its commit); the audit log, one file per
+    // day that every commit would re-hash, is kept for what went wrong.
     if (plan.kind === 'create') {
       if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
       if (plan.messageId) this.index.remember(plan.messageId, plan.id);
-      await this.audit.append({
-        action_type: 'email_intake',
-        actor: this.agent,
-        target: plan.path,
-        parameters: { message_id: plan.messageId ?? null, thread_task: plan.threadTask ?? null },
-        result: 'created',
-        task: plan.id,
-      });
-      return [plan.path, audit];
+      return [plan.path];
     }
     if (plan.kind === 'error') {
-      const paths = [plan.path, audit];
+      const paths = [plan.path, auditFileFor(now)];
       if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
       if (plan.orig) {
         const origPath = `${FOLDERS.errors}/${plan.id}.orig`;
@@ -299,14 +293,6 @@ export class EmailIntake {
         body: `${plan.summary}\n\nIt is appended to ${plan.path}; no second draft is made for it.\n`,
       }),
     );
-    await this.audit.append({
-      action_type: 'email_followup',
-      actor: this.agent,
-      target: plan.path,
-      parameters: { message_id: plan.messageId },
-      result: 'attached',
-      task: plan.id,
-    });
-    return [plan.path, update, audit];
+    return [plan.path, update];
   }
 }

@@ -3,10 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow, type MessageStructureObject } from 'imapflow';
 import pino, { type Logger } from 'pino';
 import { type ImapConfig, imapAccountLabel } from '../../core/imap-config.js';
-import type { EmailIntake, IntakeInput, IntakeOutcome } from '../email/intake.js';
+import { EmailIntake, type IntakeInput, type IntakeOutcome } from '../email/intake.js';
 import type { MailSource } from '../email/item.js';
 import { type AttachmentInfo, cleanLine, EmailParseError, messageIds, parseEmail } from '../email/parse.js';
 import { type MailboxState, MailboxStateStore } from '../email/state.js';
+import type { Watcher, WatcherContext } from './watcher.js';
 
 /**
  * The cloud's inbox watcher (DESIGN.md §1, ADR 0002). It opens the mailbox read-only (EXAMINE, so it can
@@ -440,4 +441,45 @@ function describe(error: unknown): string {
     return extra && !error.message.includes(extra) ? `${error.message} (${extra})` : error.message;
   }
   return String(error);
+}
+
+/**
+ * The IMAP watcher as one of the operator's watchers (`fte operator` starts it when `IMAP_HOST` is set).
+ * The settings are read again before every connection, so a rotated secret file is picked up.
+ */
+export class ImapInboxWatcher implements Watcher {
+  readonly name = 'imap';
+  private running?: { abort: AbortController; done: Promise<void> };
+  watcher?: ImapWatcher;
+
+  constructor(
+    private readonly config: ImapConfig | (() => ImapConfig),
+    private readonly options: { stateDir?: string; backoff?: ImapWatcherOptions['backoff'] } = {},
+  ) {}
+
+  async start(context: WatcherContext): Promise<void> {
+    if (this.running) return;
+    const log = context.logger;
+    this.watcher = new ImapWatcher({
+      config: this.config,
+      intake: new EmailIntake({ repo: context.repo, clock: context.clock, log }),
+      stateDir: this.options.stateDir ?? ImapWatcher.defaultStateDir(context.repo.root),
+      clock: context.clock,
+      log,
+      backoff: this.options.backoff,
+      onOutcome: (outcome) => {
+        if (outcome.kind !== 'duplicate') context.notify([outcome.id]);
+      },
+    });
+    const abort = new AbortController();
+    context.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    this.running = { abort, done: this.watcher.run(abort.signal) };
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running.abort.abort();
+    await this.running.done;
+    this.running = undefined;
+  }
 }

@@ -1,12 +1,32 @@
 import type { Logger } from 'pino';
+import { imapAccountLabel, imapConfigured, loadImapConfig } from '../../core/imap-config.js';
+import { ImapInboxWatcher } from './imap.js';
 import type { Watcher } from './watcher.js';
 
 export type { Watcher, WatcherContext } from './watcher.js';
 
 /**
- * The watchers `fte operator` starts, chosen by the environment (e.g. an IMAP watcher when its settings
- * are present). None yet: items arrive through the vault (a watcher elsewhere, Obsidian, `git push`).
+ * The watchers `fte operator` starts, chosen by the environment: the IMAP inbox watcher when `IMAP_HOST`
+ * is set (ADR 0002). Other items arrive through the vault (a watcher elsewhere, Obsidian, `git push`).
+ * Settings that are present but wrong fail here, before the operator starts (ImapConfigError).
  */
-export async function watchersFromEnv(_env: NodeJS.ProcessEnv, _logger: Logger): Promise<Watcher[]> {
-  return [];
+export async function watchersFromEnv(env: NodeJS.ProcessEnv, logger: Logger): Promise<Watcher[]> {
+  const watchers: Watcher[] = [];
+  if (imapConfigured(env)) {
+    const config = loadImapConfig(env);
+    logger.info({ account: imapAccountLabel(config) }, 'IMAP watcher configured');
+    // Read again before each connection, so a rotated IMAP_PASSWORD_FILE is picked up; if it turns
+    // unreadable later, the last good settings are kept and the watcher logs the reason.
+    let last = config;
+    const current = () => {
+      try {
+        last = loadImapConfig(env);
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'IMAP settings unreadable; using the last good ones');
+      }
+      return last;
+    };
+    watchers.push(new ImapInboxWatcher(current));
+  }
+  return watchers;
 }
