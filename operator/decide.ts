@@ -58,7 +58,7 @@ const OWNER_DECIDED: ReadonlySet<Phase> = new Set(['Approved', 'Rejected', 'Done
 
 /** The folder phase of the task (as `fte status` shows it), with an item marked `status: error` as Failed. */
 export function phaseOf(state: VaultState): Phase {
-  const summary = summarizeTasks(state.files.map((f) => ({ ...f, data: undefined, error: undefined })))[0];
+  const summary = summarizeTasks(state.files)[0];
   const phase = summary?.phase ?? 'NeedsAction';
   if (
     state.item?.ok &&

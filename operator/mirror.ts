@@ -105,8 +105,8 @@ export class Mirror {
   async watch(debounceMs = 50): Promise<void> {
     this.stopWatching();
     const root = this.options.root;
-    const dirs: string[] = [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval];
-    for (const top of [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval]) {
+    const dirs: string[] = [...TWO_LEVEL_TOPS];
+    for (const top of TWO_LEVEL_TOPS) {
       for (const sub of await listFolders(join(root, top))) dirs.push(`${top}/${sub}`);
     }
     dirs.push(FOLDERS.approved, FOLDERS.rejected, FOLDERS.done);

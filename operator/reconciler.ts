@@ -141,6 +141,13 @@ export class TaskReconciler implements Reconciler {
     return state;
   }
 
+  /** The handler `decide` chose: by the item's folder domain, else the task's. */
+  private handlerFor(task: Task, state: VaultState): DomainHandler {
+    const handler = this.handlers.get(state.item?.file.domain ?? task.spec.domain);
+    if (!handler) throw new TerminalError(`no handler for the ${task.spec.domain} domain`);
+    return handler;
+  }
+
   private async handbook(): Promise<string> {
     try {
       return await readFile(join(this.root, HANDBOOK_FILE), 'utf8');
@@ -221,13 +228,12 @@ export class TaskReconciler implements Reconciler {
   ): Promise<StepOutcome> {
     const item = okItem(state);
     const id = task.spec.id;
-    const handler =
-      this.handlers.get(item.file.domain ?? task.spec.domain) ?? this.handlers.get(task.spec.domain)!;
+    const handler = this.handlerFor(task, state);
     let record = recorded;
     if (!record) {
       const outcome = await handler.triage(await this.handlerInput(id, item.decoded, context.signal));
       await this.recordUsage(id, outcome.usage);
-      record = { contentSha256: item.sha256!, ...outcome.triage, by: outcome.by };
+      record = { contentSha256: item.sha256, ...outcome.triage, by: outcome.by };
       log.info({ priority: record.priority, needsReply: record.needsReply, by: record.by }, 'triaged');
     }
     if (record.needsReply) {
@@ -241,7 +247,7 @@ export class TaskReconciler implements Reconciler {
     const now = this.clock().toISOString();
     const path = item.file.path;
     const done = await this.options.repo.change(`${this.agent}: triage ${id}`, async () => {
-      if (!(await this.unchanged(path, item.sha256!))) return [];
+      if (!(await this.unchanged(path, item.sha256))) return [];
       await writeFileAtomic(
         join(this.root, path),
         withFields(item.decoded.data, item.decoded.body, {
@@ -286,8 +292,7 @@ export class TaskReconciler implements Reconciler {
   ): Promise<StepOutcome> {
     const item = okItem(state);
     const id = task.spec.id;
-    const domain = item.file.domain ?? task.spec.domain;
-    const handler = this.handlers.get(domain) ?? this.handlers.get(task.spec.domain)!;
+    const handler = this.handlerFor(task, state);
     const draft = await handler.draft(await this.handlerInput(id, item.decoded, context.signal), triage);
     await this.recordUsage(id, draft.usage);
     const request = approvalRequest({
@@ -308,7 +313,7 @@ export class TaskReconciler implements Reconciler {
     });
     let wrote = false;
     const result = await this.options.repo.change(`${this.agent}: draft ${id}`, async () => {
-      if (!(await this.unchanged(item.file.path, item.sha256!))) return [];
+      if (!(await this.unchanged(item.file.path, item.sha256))) return [];
       if ((await findTaskFiles(this.root, id)).some((f) => f.role === 'approval')) return [];
       wrote = await writeFileIfAbsent(join(this.root, request.path), request.text);
       if (!wrote) return [];
