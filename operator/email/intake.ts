@@ -240,7 +240,6 @@ export class EmailIntake {
 
   private async apply(plan: Exclude<Plan, { kind: 'duplicate' }>): Promise<string[]> {
     const now = this.clock();
-    const audit = auditFileFor(now);
     // A new item or a follow-up is its own record (the file and its commit); the audit log, one file per
     // day that every commit would re-hash, is kept for what went wrong.
     if (plan.kind === 'create') {
@@ -249,14 +248,14 @@ export class EmailIntake {
       return [plan.path];
     }
     if (plan.kind === 'error') {
-      const paths = [plan.path, auditFileFor(now)];
+      const paths = [plan.path];
       if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
       if (plan.orig) {
         const origPath = `${FOLDERS.errors}/${plan.id}.orig`;
         await writeFileAtomic(join(this.root, origPath), plan.orig);
         paths.push(origPath);
       }
-      await this.audit.append({
+      const record = await this.audit.append({
         action_type: 'email_intake',
         actor: this.agent,
         target: plan.path,
@@ -264,7 +263,7 @@ export class EmailIntake {
         result: `error: ${plan.reason.slice(0, 300)}`,
         task: plan.id,
       });
-      return paths;
+      return [...paths, auditFileFor(new Date(record.timestamp))];
     }
     // A follow-up: appended to the open task's item, plus a signal so the owner sees it on the dashboard.
     const abs = join(this.root, plan.path);
