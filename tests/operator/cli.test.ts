@@ -153,4 +153,29 @@ describe('fte operator (the real process)', () => {
     expect(run.stderr).toContain('"msg":"operator stopped"');
     expect(await draftCommits(cloud, 'EMAIL_D')).toBe(1);
   });
+
+  it('on SIGTERM the step in flight finishes: a draft being written is committed and pushed before exit', async () => {
+    const { clones, remote } = await remoteWithClones(['cloud']);
+    const cloud = clones.cloud!.dir;
+    // Triage answers at once; the draft call takes a second, and SIGTERM arrives while it runs.
+    const api = await startMessagesServer((request) => ({
+      ...(answer(request) as Exclude<ReturnType<typeof answer>, 'hang'>),
+      delayMs: request.body.output_config ? 0 : 1000,
+    }));
+    try {
+      const env = cleanEnv({ ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: api.url });
+      const { child, done } = start(['operator', '--vault', cloud, '--port', '0', '--interval', '30'], env);
+      await eventually(() => existsSync(join(cloud, 'Needs_Action/email')), 'the vault');
+      await writeFile(join(cloud, 'Needs_Action/email/EMAIL_T.md'), EMAIL);
+      await eventually(() => api.requests.length >= 2, 'the draft call');
+      child.kill('SIGTERM');
+      const run = await done;
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain('stopping: finishing the step in flight');
+      expect(await git(remote, 'log', '--format=%s', 'main')).toContain('cloud: draft EMAIL_T');
+      expect(await approvals(cloud)).toEqual(['EMAIL_T.md']);
+    } finally {
+      await api.close();
+    }
+  });
 });

@@ -17,7 +17,9 @@ export type RecordedRequest = {
   headers: IncomingMessage['headers'];
 };
 
-export type Reply = { status: number; headers?: Record<string, string>; body: unknown } | 'hang';
+export type Reply =
+  | { status: number; headers?: Record<string, string>; body: unknown; delayMs?: number }
+  | 'hang';
 export type Handler = (request: RecordedRequest, index: number) => Reply;
 
 export type MessagesServer = { url: string; requests: RecordedRequest[]; close(): Promise<void> };
