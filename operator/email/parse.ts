@@ -268,7 +268,8 @@ export async function parseEmail(
   if (!p.messageId) problems.push('no Message-ID header');
   if (!from) problems.push('no usable From address');
   const subject = p.subject === undefined ? undefined : cleanLine(p.subject, 500);
-  const xPriority = headerString(headers, 'x-priority') ?? headerString(headers, 'importance');
+  // mailparser folds Priority, X-Priority, X-MSMail-Priority and Importance into `priority`.
+  const priority = headerString(headers, 'priority');
   return {
     messageId: p.messageId ? messageIds(p.messageId)[0] : undefined,
     inReplyTo: messageIds(p.inReplyTo)[0],
@@ -283,7 +284,7 @@ export async function parseEmail(
     truncatedChars,
     fromHtml,
     attachments,
-    priority: xPriority ? parser.parsePriority(xPriority) : undefined,
+    priority: priority === 'high' || priority === 'low' || priority === 'normal' ? priority : undefined,
     listHeaders: rawHeaders(headerLines, {
       'list-id': 'list_id',
       'list-unsubscribe': 'list_unsubscribe',

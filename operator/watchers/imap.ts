@@ -4,7 +4,7 @@ import { ImapFlow, type MessageStructureObject } from 'imapflow';
 import pino, { type Logger } from 'pino';
 import { type ImapConfig, imapAccountLabel } from '../../core/imap-config.js';
 import { EmailIntake, type IntakeInput, type IntakeOutcome } from '../email/intake.js';
-import type { MailSource } from '../email/item.js';
+import { emailTaskId, type MailSource } from '../email/item.js';
 import { type AttachmentInfo, cleanLine, EmailParseError, messageIds, parseEmail } from '../email/parse.js';
 import { type MailboxState, MailboxStateStore } from '../email/state.js';
 import type { Watcher, WatcherContext } from './watcher.js';
@@ -310,7 +310,7 @@ export class ImapWatcher {
           ? 'state'
           : await this.options.intake.known(messageId, source);
       if (known) {
-        this.count({ kind: 'duplicate', id: '', where: known }, source);
+        this.count({ kind: 'duplicate', id: emailTaskId(messageId, source), where: known }, source);
       } else {
         const input = await this.read(client, config, source, meta.envelope);
         messageId = input.kind === 'email' ? (input.email.messageId ?? messageId) : messageId;
@@ -474,6 +474,21 @@ export class ImapInboxWatcher implements Watcher {
     const abort = new AbortController();
     context.signal.addEventListener('abort', () => abort.abort(), { once: true });
     this.running = { abort, done: this.watcher.run(abort.signal) };
+  }
+
+  /**
+   * One pass for `fte operator --once`: connect, take in everything new, disconnect. (For the operator's
+   * run-once path to call before it mirrors the vault.)
+   */
+  async once(context: Pick<WatcherContext, 'repo' | 'logger' | 'clock'>): Promise<WatcherStatus> {
+    const watcher = new ImapWatcher({
+      config: this.config,
+      intake: new EmailIntake({ repo: context.repo, clock: context.clock, log: context.logger }),
+      stateDir: this.options.stateDir ?? ImapWatcher.defaultStateDir(context.repo.root),
+      clock: context.clock,
+      log: context.logger,
+    });
+    return watcher.runOnce();
   }
 
   async stop(): Promise<void> {
