@@ -154,7 +154,12 @@ export class ImapWatcher {
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.on('error', (error: Error) => this.log.debug({ err: error.message }, 'IMAP connection error'));
     let wake: () => void = () => undefined;
-    client.on('exists', () => wake());
+    // Set when the server reports new mail, also while a catch-up runs (so the next wait is skipped).
+    let news = false;
+    client.on('exists', () => {
+      news = true;
+      wake();
+    });
     const onAbort = () => wake();
     signal.addEventListener('abort', onAbort);
     try {
@@ -167,12 +172,14 @@ export class ImapWatcher {
         let first = true;
         while (!signal.aborted) {
           if (!client.usable) throw new ConnectionLost('the server closed the connection');
+          news = false;
           await this.catchUp(client, config);
           if (first) {
             connected();
             first = false;
           }
           if (signal.aborted) break;
+          if (news) continue;
           const woken = new Promise<void>((resolve) => {
             wake = resolve;
           });
