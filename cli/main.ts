@@ -72,7 +72,18 @@ program
   )
   .addOption(vaultOption())
   .addOption(agentOption('cloud'))
-  .option('--store <kind>', 'where tasks live: memory (in-process, the embedded default)', 'memory')
+  .option(
+    '--store <kind>',
+    'where tasks live: kube (Task resources, leader-elected; the default inside a cluster) or memory (in-process; the default elsewhere and with --once)',
+  )
+  .option(
+    '--kubeconfig <file>',
+    'with --store kube: kubeconfig to use (else $KUBECONFIG, in-cluster, ~/.kube/config)',
+  )
+  .option(
+    '--namespace <ns>',
+    "with --store kube: namespace of the Tasks (else $POD_NAMESPACE or the context's)",
+  )
   .option('--once', 'sync, mirror, reconcile until no runnable work is left, sync, exit')
   .option(
     '--port <n>',
@@ -88,7 +99,10 @@ plain template otherwise. Refuses to start (exit 78) when send credentials are i
 Without --once it runs until SIGTERM, then finishes the step in flight and pushes.
 Settings: FTE_APPROVAL_TTL_HOURS (48), FTE_RESYNC_SECONDS (60), FTE_OPERATOR_WORKERS (2),
 FTE_OPERATOR_MAX_ATTEMPTS (5), FTE_OPERATOR_BACKOFF_MS (500), FTE_OPERATOR_BIND (127.0.0.1),
-FTE_LOG_LEVEL (info; JSON logs on stderr).`,
+FTE_LOG_LEVEL (info; JSON logs on stderr).
+With --store kube (needs crds/task.yaml and deploy/rbac.yaml applied): only the holder of the Lease
+FTE_LEASE_NAME (fte-operator) works; FTE_LEASE_DURATION_SECONDS (15), FTE_LEASE_RENEW_DEADLINE_SECONDS (10),
+FTE_LEASE_RETRY_PERIOD_SECONDS (2); identity $POD_NAME, else host-pid. Losing the lease exits with 1.`,
   )
   .action(async (opts) => (await import('./commands/operator.js')).run(opts));
 

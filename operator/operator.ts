@@ -186,7 +186,7 @@ export class Operator {
   }
 
   /** Stops watchers and timers, lets the step in flight finish, and pushes what it committed. */
-  async stop(): Promise<void> {
+  async stop(options: { push?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.syncTimer);
@@ -202,7 +202,9 @@ export class Operator {
     this.mirror.stopWatching();
     await this.controller.stop();
     await this.syncing;
-    if (this.started && (await this.repo.hasRemote())) await this.sync();
+    // `push: false` after a lost leader election: another instance owns the work now, and a late push of
+    // what this one committed could race with it.
+    if (this.started && options.push !== false && (await this.repo.hasRemote())) await this.sync();
     this.logger.info('operator stopped');
   }
 

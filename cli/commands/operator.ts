@@ -1,13 +1,22 @@
+import type { Logger } from 'pino';
 import { ConfigError, type OperatorEnv, operatorEnv } from '../../operator/config.js';
 import { sendCredentialsIn } from '../../operator/credentials.js';
 import { ClaudeDrafter } from '../../operator/drafters/claude.js';
 import type { Drafter } from '../../operator/drafters/drafter.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { type HealthServer, startHealthServer } from '../../operator/health.js';
+import { KubeApiError } from '../../operator/kube/api-errors.js';
+import { KubeConfigError } from '../../operator/kube/config.js';
+import {
+  electedHealth,
+  type KubeMode,
+  KubeSettingsError,
+  runElected,
+  startKubeMode,
+} from '../../operator/kube/mode.js';
 import { createLogger } from '../../operator/log.js';
 import { MemoryTaskStore } from '../../operator/memory-store.js';
 import { type OnceReport, Operator } from '../../operator/operator.js';
-import type { TaskStore } from '../../operator/store.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
 import { CliError, EXIT } from '../errors.js';
 import { resolveVault } from '../vault-arg.js';
@@ -17,7 +26,9 @@ export const DEFAULT_PORT = 9464;
 export type OperatorCliOptions = {
   vault: string;
   agent: string;
-  store: string;
+  store?: string;
+  kubeconfig?: string;
+  namespace?: string;
   once?: boolean;
   port?: string;
   interval: string;
@@ -34,12 +45,27 @@ function drafterFrom(env: OperatorEnv): Drafter {
   });
 }
 
-function storeFrom(kind: string): TaskStore {
-  switch (kind) {
-    case 'memory':
-      return new MemoryTaskStore();
-    default:
-      throw new CliError(`--store ${kind} is not available; use --store memory`, EXIT.usage);
+/** `--store`, or the default: kube inside a cluster (a daemon there is one replica of a Deployment), else memory. */
+function storeKind(raw: string | undefined, once: boolean, env: NodeJS.ProcessEnv): 'kube' | 'memory' {
+  if (raw === undefined) return env.KUBERNETES_SERVICE_HOST && !once ? 'kube' : 'memory';
+  if (raw === 'kube' || raw === 'memory') return raw;
+  throw new CliError(`--store must be kube or memory (got ${JSON.stringify(raw)})`, EXIT.usage);
+}
+
+async function kubeModeFor(opts: OperatorCliOptions, logger: Logger): Promise<KubeMode> {
+  try {
+    return await startKubeMode({
+      kubeconfig: opts.kubeconfig,
+      namespace: opts.namespace,
+      env: process.env,
+      logger,
+    });
+  } catch (error) {
+    if (error instanceof KubeConfigError || error instanceof KubeSettingsError) {
+      throw new CliError(error.message, EXIT.config);
+    }
+    if (error instanceof KubeApiError) throw new CliError(error.message, EXIT.error);
+    throw error;
   }
 }
 
@@ -85,12 +111,14 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
   if (!Number.isFinite(intervalMs) || intervalMs <= 0)
     throw new CliError('--interval must be a positive number', EXIT.usage);
   const port = portFrom(opts.port, opts.once ?? false);
-  const store = storeFrom(opts.store);
+  const kind = storeKind(opts.store, opts.once ?? false, process.env);
   const logger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
+  const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
   const operator = new Operator({
     vault,
     agent: opts.agent,
-    store,
+    store: kube?.store ?? new MemoryTaskStore(),
+    events: kube?.events,
     drafter: drafterFrom(env),
     logger,
     approvalTtlMs: env.FTE_APPROVAL_TTL_HOURS * 3600_000,
@@ -106,14 +134,25 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     server = await startHealthServer({
       port,
       host: env.FTE_OPERATOR_BIND,
-      health: () => operator.health(),
+      health: () => (kube ? electedHealth(kube.elector, () => operator.health()) : operator.health()),
       metrics: operator.metrics,
       logger,
     });
   }
   try {
     if (opts.once) {
-      process.stdout.write(`${describe(await operator.runOnce())}\n`);
+      // Against a cluster, a one-off pass takes the lease too, so it never runs beside the leader.
+      if (kube && !(await kube.elector.acquire())) return;
+      try {
+        process.stdout.write(`${describe(await operator.runOnce())}\n`);
+      } finally {
+        await kube?.elector.release();
+        await kube?.events.flush();
+      }
+      return;
+    }
+    if (kube) {
+      await runKubeDaemon(kube, operator, logger, env);
       return;
     }
     await operator.start();
@@ -133,5 +172,63 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     }
   } finally {
     await server?.close();
+  }
+}
+
+/**
+ * `--store kube` as a daemon: only the lease holder runs the operator; SIGTERM stops it gracefully and
+ * releases the lease. Losing the lease cancels the step in flight, stops within the margin the lease
+ * leaves (lease duration − renew deadline) and exits 1, so the restarted process campaigns again.
+ */
+async function runKubeDaemon(
+  kube: KubeMode,
+  operator: Operator,
+  logger: Logger,
+  env: OperatorEnv,
+): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const marginMs =
+    (kube.settings.FTE_LEASE_DURATION_SECONDS - kube.settings.FTE_LEASE_RENEW_DEADLINE_SECONDS) * 1000;
+  try {
+    const outcome = await runElected({
+      elector: kube.elector,
+      stop: stop.signal,
+      startWork: () => operator.start(),
+      stopWork: async (lost) => {
+        if (lost) {
+          operator.controller.abortInFlight();
+          await Promise.race([
+            operator.stop({ push: false }),
+            new Promise((resolve) => setTimeout(resolve, marginMs / 2).unref()),
+          ]);
+          return;
+        }
+        logger.info('stopping: finishing the step in flight');
+        const grace = setTimeout(() => {
+          logger.warn('the step in flight takes too long; cancelling it');
+          operator.controller.abortInFlight();
+        }, env.FTE_STOP_GRACE_SECONDS * 1000);
+        try {
+          await operator.stop();
+        } finally {
+          clearTimeout(grace);
+        }
+      },
+    });
+    await kube.events.flush();
+    if (outcome.kind === 'lost') {
+      // Whatever still holds the event loop (a watch, a socket) must not keep a deposed leader alive.
+      setTimeout(() => process.exit(EXIT.error), 2000).unref();
+      throw new CliError(
+        `leadership lost: ${outcome.reason}; exiting so that a restart campaigns again`,
+        EXIT.error,
+      );
+    }
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
   }
 }
