@@ -116,6 +116,8 @@ async function handoverBench(root: string, samples: number): Promise<Row[]> {
   const latencies: number[] = [];
   try {
     for (let i = 0; i < samples; i++) {
+      // Each item arrives right after Local's last pull; a spread-out start measures an arbitrary moment instead.
+      await new Promise((r) => setTimeout(r, ((i * 7919) % 1000) + 1));
       const id = `HANDOVER_${i}`;
       const started = performance.now();
       await writeFile(join(cloudDir, 'Needs_Action/email', `${id}.md`), emailItem(i));
