@@ -239,10 +239,6 @@ export class VaultRepo {
     await this.git.run(['push', '--quiet', REMOTE, `HEAD:refs/heads/${BRANCH}`]);
   }
 
-  private async count(range: string): Promise<number> {
-    return Number((await this.git.run(['rev-list', '--count', range])).trim());
-  }
-
   /** Commits on each side since the histories split, or undefined when the remote has no branch yet. */
   private async divergence(): Promise<{ ahead: number; behind: number } | undefined> {
     try {

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { sanitizeTaskId } from '../../core/ids.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import { CliError, EXIT } from '../errors.js';

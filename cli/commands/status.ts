@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { scanVault, summarizeTasks } from '../../core/status.js';
 import { formatTable } from '../table.js';
 import { resolveVault } from '../vault-arg.js';

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
 import { watchVault } from '../../core/watch.js';
 import { CliError, EXIT } from '../errors.js';

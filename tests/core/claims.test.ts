@@ -1,25 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initVault } from '../../core/init.js';
 import { VaultRepo } from '../../core/vault-repo.js';
+import { runFte } from '../helpers/cli.js';
 import { git, isAncestor, itemText, refUpdates, remoteWithClones, tempDir } from '../helpers/vaults.js';
-
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
-
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function writeItems(dir: string, count: number, domain = 'email'): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `EMAIL_${String(i).padStart(4, '0')}`);
@@ -49,8 +35,8 @@ describe('claims on one machine', () => {
     await new VaultRepo({ root: dir, agent: 'cloud' }).commit('cloud: add items');
     for (const id of ids) {
       const [a, b] = await Promise.all([
-        runCli(['claim', id, '--vault', dir, '--agent', 'cloud']),
-        runCli(['claim', id, '--vault', dir, '--agent', 'worker2']),
+        runFte(['claim', id, '--vault', dir, '--agent', 'cloud']),
+        runFte(['claim', id, '--vault', dir, '--agent', 'worker2']),
       ]);
       expect([a.code, b.code].sort(), `${a.stderr}${b.stderr}`).toEqual([0, 3]);
       const loser = a.code === 3 ? a : b;
@@ -69,8 +55,8 @@ describe('claims on one machine', () => {
   it('says 4 for an item that does not exist and 2 for a hostile id', async () => {
     const dir = join(await tempDir(), 'vault');
     await initVault(dir, { agent: 'cloud' });
-    expect((await runCli(['claim', 'NOPE', '--vault', dir])).code).toBe(4);
-    const hostile = await runCli(['claim', '../../etc/passwd', '--vault', dir]);
+    expect((await runFte(['claim', 'NOPE', '--vault', dir])).code).toBe(4);
+    const hostile = await runFte(['claim', '../../etc/passwd', '--vault', dir]);
     expect(hostile.code).toBe(2);
     expect(hostile.stderr).toContain('not a task id');
   });

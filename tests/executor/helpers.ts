@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { VaultRepo } from '../../core/vault-repo.js';
 import type { ExecutorConfig } from '../../executor/config.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type ExecutiveOptions } from '../../executor/executive.js';
+import { runFte } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
 
@@ -244,19 +245,7 @@ export type CliResult = {
 };
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runFte(args, env, timeoutMs);
 }
 
 /** A test key (0600) in the world's key dir, and its bytes. */

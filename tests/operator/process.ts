@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { sendCredentialsIn } from '../../operator/credentials.js';
+import { runFte, startFte } from '../helpers/cli.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
@@ -21,23 +21,14 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, FTE_LOG_LEVEL: 'info', ...extra };
 }
 
-export type Run = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
+export type { Run } from '../helpers/cli.js';
 
-export function start(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done };
+export function start(args: string[], env: NodeJS.ProcessEnv) {
+  return startFte(args, env);
 }
 
-export function fte(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return start(args, env).done;
+export function fte(args: string[], env: NodeJS.ProcessEnv) {
+  return runFte(args, env);
 }
 
 export async function freePort(): Promise<number> {
