@@ -6,21 +6,11 @@ import { LeaderElector } from '../../operator/kube/leader.js';
 import { KubeTaskStore } from '../../operator/kube/task-store.js';
 import { setCondition, taskName } from '../../operator/task.js';
 import { createServiceAccountToken, kubectl } from '../harness/kube.js';
-import { RBAC_PATH, startTaskCluster, type TaskCluster, tokenKubeconfig } from './cluster.js';
+import { RBAC_PATH, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';
 import { eventually, spec } from './store-contract.js';
 
 const logger = pino({ level: 'silent' });
 const FAST = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 };
-
-/** kubectl's table output as rows of cells, cut at the header's column starts (empty cells stay empty). */
-function table(text: string): string[][] {
-  const lines = text.trimEnd().split('\n');
-  const header = lines[0]!;
-  const starts = [...header.matchAll(/\S+/g)].map((m) => m.index);
-  return lines.map((line) =>
-    starts.map((start, i) => line.slice(start, i + 1 < starts.length ? starts[i + 1] : undefined).trim()),
-  );
-}
 
 /** A monotonic clock that moves only when told to. */
 function manualClock(start = 1_000_000) {

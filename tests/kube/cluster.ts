@@ -70,3 +70,13 @@ export async function tokenKubeconfig(
   await writeFile(path, JSON.stringify(doc, null, 2), { mode: 0o600 });
   return path;
 }
+
+/** kubectl's table output as rows of cells, cut at the header's column starts (empty cells stay empty). */
+export function table(text: string): string[][] {
+  const lines = text.trimEnd().split('\n');
+  const header = lines[0]!;
+  const starts = [...header.matchAll(/\S+/g)].map((m) => m.index);
+  return lines.map((line) =>
+    starts.map((start, i) => line.slice(start, i + 1 < starts.length ? starts[i + 1] : undefined).trim()),
+  );
+}
