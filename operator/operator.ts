@@ -121,6 +121,7 @@ export class Operator {
   async runOnce(): Promise<OnceReport> {
     const hasRemote = await this.repo.hasRemote();
     const before = hasRemote ? await this.sync() : undefined;
+    await this.watchersOnce();
     await this.mirror.resync();
     await this.controller.start();
     this.controller.enqueueAll();
@@ -139,6 +140,27 @@ export class Operator {
       steps: await this.steps(),
       sync: before && after ? { before: before.state, after: after.state } : undefined,
     };
+  }
+
+  /** `--once`: each watcher that can takes in what is waiting (the IMAP inbox); a failure is logged, not fatal. */
+  private async watchersOnce(): Promise<void> {
+    for (const watcher of this.options.watchers ?? []) {
+      if (!watcher.once) continue;
+      const logger = this.logger.child({ watcher: watcher.name });
+      try {
+        await watcher.once({
+          repo: this.repo,
+          agent: this.options.agent,
+          logger,
+          clock: this.options.clock ?? (() => new Date()),
+        });
+      } catch (error) {
+        logger.warn(
+          { err: (error as Error).message },
+          'watcher pass failed; going on with what the vault holds',
+        );
+      }
+    }
   }
 
   /** Daemon: runs until `stop()`. Returns once everything is started. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ImapConfigError } from '../../core/imap-config.js';
 import { ConfigError, type OperatorEnv, operatorEnv } from '../../operator/config.js';
 import { sendCredentialsIn } from '../../operator/credentials.js';
 import { ClaudeDrafter } from '../../operator/drafters/claude.js';
@@ -113,6 +114,14 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
   const port = portFrom(opts.port, opts.once ?? false);
   const kind = storeKind(opts.store, opts.once ?? false, process.env);
   const logger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
+  // Watchers from the environment (the IMAP inbox when IMAP_HOST is set); wrong settings stop us here.
+  let watchers: Awaited<ReturnType<typeof watchersFromEnv>>;
+  try {
+    watchers = await watchersFromEnv(process.env, logger);
+  } catch (error) {
+    if (error instanceof ImapConfigError) throw new CliError(error.message, EXIT.config);
+    throw error;
+  }
   const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
   const operator = new Operator({
     vault,
@@ -127,7 +136,7 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     workers: env.FTE_OPERATOR_WORKERS,
     maxAttempts: env.FTE_OPERATOR_MAX_ATTEMPTS,
     backoff: { baseMs: env.FTE_OPERATOR_BACKOFF_MS, maxMs: 5 * 60_000 },
-    watchers: opts.once ? [] : await watchersFromEnv(process.env, logger),
+    watchers,
   });
   let server: HealthServer | undefined;
   if (port > 0) {

@@ -23,4 +23,6 @@ export interface Watcher {
   readonly name: string;
   start(context: WatcherContext): Promise<void>;
   stop(): Promise<void>;
+  /** `--once`: one pass that takes in what is waiting, then returns (watchers without it are skipped). */
+  once?(context: Pick<WatcherContext, 'repo' | 'agent' | 'logger' | 'clock'>): Promise<unknown>;
 }

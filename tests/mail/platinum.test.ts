@@ -12,7 +12,9 @@ import { stableMessageId } from '../../executor/email.js';
 import { taskIdForMessageId } from '../../operator/email/item.js';
 import {
   type DovecotServer,
+  imapAppend,
   type PostfixServer,
+  rawMessage,
   startDovecot,
   startPostfix,
   waitForMessages,
@@ -37,6 +39,7 @@ beforeAll(async () => {
     users: [
       { name: 'owner', password: 'owner-imap-pw' },
       { name: 'client', password: 'client-pw' },
+      { name: 'once', password: 'once-pw' },
     ],
   });
   postfix = await startPostfix({ dovecot, domains: ['example.test', 'customer.test'] });
@@ -187,6 +190,38 @@ describe('Platinum with real mail: Postfix → LMTP → Dovecot → operator →
     }
     expect(operator.exitCode).toBe(0);
   }, 120_000);
+});
+
+describe('fte operator --once with IMAP settings', () => {
+  test('takes in what waits in the inbox and drafts it, once; wrong settings exit 78 with one line', async () => {
+    const vault = join(await tempDir('fte-once-'), 'cloud');
+    await cli(['init', vault, '--agent', 'cloud'], baseEnv({}));
+    const account = dovecot.account('once');
+    const messageId = '<once-1@customer.test>';
+    await imapAppend(account, rawMessage({ messageId, subject: 'Opening hours?' }));
+    const env = baseEnv({
+      IMAP_HOST: account.host,
+      IMAP_PORT: String(account.port),
+      IMAP_SECURE: 'false',
+      IMAP_USER: account.user,
+      IMAP_PASSWORD: account.password,
+    });
+    await cli(['operator', '--vault', vault, '--agent', 'cloud', '--once'], env);
+    const id = taskIdForMessageId(messageId);
+    expect(existsSync(join(vault, 'Pending_Approval', 'email', `${id}.md`))).toBe(true);
+    await cli(['operator', '--vault', vault, '--agent', 'cloud', '--once'], env);
+    const { stdout } = await exec('git', ['log', '--format=%s'], { cwd: vault });
+    expect(stdout.match(/^cloud: intake /gm)).toHaveLength(1);
+    expect(stdout.match(/^cloud: draft /gm)).toHaveLength(1);
+
+    const bad = await exec(process.execPath, [CLI, 'operator', '--vault', vault, '--once'], {
+      env: { ...env, IMAP_PORT: 'imap' },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect('code' in bad ? bad.code : 0).toBe(78);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^fte: invalid IMAP configuration: IMAP_PORT: /),
+    ]);
+  }, 60_000);
 });
 
 async function stop(child: ChildProcess): Promise<void> {
