@@ -15,3 +15,11 @@ export function resolveVault(dir: string): string {
   }
   return root;
 }
+
+/** `--interval <seconds>` in milliseconds, or a usage error. */
+export function intervalMs(seconds: string): number {
+  const ms = Number(seconds) * 1000;
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new CliError('--interval must be a positive number of seconds', EXIT.usage);
+  return ms;
+}

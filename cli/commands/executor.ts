@@ -9,6 +9,7 @@ import { runUntilStopped } from '../../executor/loop.js';
 import { ImapSentCopy, loadSentCopyConfig } from '../../executor/sent-copy.js';
 import { openLocal } from '../../executor/setup.js';
 import { CliError, EXIT } from '../errors.js';
+import { intervalMs } from '../vault-arg.js';
 import { asCliError } from './local-common.js';
 
 /** One line about a pass, or '' when nothing happened worth a line. */
@@ -44,9 +45,7 @@ export async function run(opts: {
   once?: boolean;
   interval: string;
 }): Promise<void> {
-  const intervalMs = Number(opts.interval) * 1000;
-  if (!Number.isFinite(intervalMs) || intervalMs <= 0)
-    throw new CliError('--interval must be a positive number', EXIT.usage);
+  const everyMs = intervalMs(opts.interval);
   let local: Awaited<ReturnType<typeof openLocal>>;
   try {
     local = await openLocal(opts.vault, opts.agent);
@@ -103,9 +102,9 @@ export async function run(opts: {
       }
       return;
     }
-    log.info({ vault: local.root, intervalMs, dryRun: local.config.dryRun }, 'local executive started');
+    log.info({ vault: local.root, intervalMs: everyMs, dryRun: local.config.dryRun }, 'local executive started');
     await runUntilStopped(
-      intervalMs,
+      everyMs,
       async () => {
         try {
           await step();

@@ -20,7 +20,7 @@ import { MemoryTaskStore } from '../../operator/memory-store.js';
 import { type OnceReport, Operator } from '../../operator/operator.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
 import { CliError, EXIT } from '../errors.js';
-import { resolveVault } from '../vault-arg.js';
+import { intervalMs, resolveVault } from '../vault-arg.js';
 
 export const DEFAULT_PORT = 9464;
 
@@ -108,9 +108,7 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     throw error;
   }
   const vault = resolveVault(opts.vault);
-  const intervalMs = Number(opts.interval) * 1000;
-  if (!Number.isFinite(intervalMs) || intervalMs <= 0)
-    throw new CliError('--interval must be a positive number', EXIT.usage);
+  const everyMs = intervalMs(opts.interval);
   const port = portFrom(opts.port, opts.once ?? false);
   const kind = storeKind(opts.store, opts.once ?? false, process.env);
   const logger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
@@ -131,7 +129,7 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     drafter: drafterFrom(env),
     logger,
     approvalTtlMs: env.FTE_APPROVAL_TTL_HOURS * 3600_000,
-    syncIntervalMs: intervalMs,
+    syncIntervalMs: everyMs,
     resyncIntervalMs: env.FTE_RESYNC_SECONDS * 1000,
     workers: env.FTE_OPERATOR_WORKERS,
     maxAttempts: env.FTE_OPERATOR_MAX_ATTEMPTS,

@@ -1,8 +1,8 @@
 import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
 import { watchVault } from '../../core/watch.js';
-import { CliError, EXIT } from '../errors.js';
+import { EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
-import { resolveVault } from '../vault-arg.js';
+import { intervalMs, resolveVault } from '../vault-arg.js';
 
 function describe(report: SyncReport): string {
   const parts: string[] = [report.state];
@@ -21,9 +21,7 @@ export async function run(opts: {
   once?: boolean;
   interval: string;
 }): Promise<void> {
-  const intervalMs = Number(opts.interval) * 1000;
-  if (!Number.isFinite(intervalMs) || intervalMs <= 0)
-    throw new CliError('--interval must be a positive number', EXIT.usage);
+  const everyMs = intervalMs(opts.interval);
   const repo = new VaultRepo({
     root: resolveVault(opts.vault),
     agent: opts.agent,
@@ -38,7 +36,7 @@ export async function run(opts: {
   let last = '';
   // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick.
   await untilStopped(
-    intervalMs,
+    everyMs,
     async () => {
       const line = describe(await repo.sync());
       if (line !== last || line !== 'synced') process.stdout.write(`${new Date().toISOString()} ${line}\n`);
