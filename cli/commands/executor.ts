@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { ImapConfigError } from '../../core/imap-config.js';
 import { FOLDERS } from '../../core/layout.js';
+import { watchFolders } from '../../core/watch.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
 import { acquireLock, LockedError } from '../../executor/lock.js';
 import { createLogger } from '../../executor/log.js';
-import { runUntilStopped } from '../../executor/loop.js';
 import { ImapSentCopy, loadSentCopyConfig } from '../../executor/sent-copy.js';
 import { openLocal } from '../../executor/setup.js';
 import { CliError, EXIT } from '../errors.js';
+import { untilStopped } from '../signals.js';
 import { intervalMs } from '../vault-arg.js';
 import { asCliError } from './local-common.js';
 
@@ -102,8 +103,11 @@ export async function run(opts: {
       }
       return;
     }
-    log.info({ vault: local.root, intervalMs: everyMs, dryRun: local.config.dryRun }, 'local executive started');
-    await runUntilStopped(
+    log.info(
+      { vault: local.root, intervalMs: everyMs, dryRun: local.config.dryRun },
+      'local executive started',
+    );
+    await untilStopped(
       everyMs,
       async () => {
         try {
@@ -114,7 +118,11 @@ export async function run(opts: {
         }
       },
       {
-        watchDirs: [join(local.root, FOLDERS.approved), join(local.root, FOLDERS.rejected)],
+        // The owner's decisions (a move into Approved/ or Rejected/, `fte approve`) start a pass at once.
+        subscribeWake: (wake) =>
+          watchFolders([join(local.root, FOLDERS.approved), join(local.root, FOLDERS.rejected)], wake, {
+            debounceMs: 50,
+          }),
         onStop: () => log.info('stopping after the current pass'),
       },
     );
