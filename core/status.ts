@@ -100,12 +100,15 @@ function domainOf(entry: VaultEntry): string | undefined {
   return undefined;
 }
 
+const outcomeFirst = (entry: VaultEntry) => (entry.role === 'approval' ? 0 : 1);
+
 export function summarizeTasks(entries: VaultEntry[]): TaskSummary[] {
   const byId = new Map<string, VaultEntry[]>();
   for (const entry of entries) byId.set(entry.id, [...(byId.get(entry.id) ?? []), entry]);
   const tasks: TaskSummary[] = [];
   for (const [id, files] of byId) {
-    files.sort((a, b) => PHASE_RANK[b.phase] - PHASE_RANK[a.phase]);
+    // Latest phase first; on a tie (`Done/X.md` beside `Done/X.item.md`) the outcome file leads.
+    files.sort((a, b) => PHASE_RANK[b.phase] - PHASE_RANK[a.phase] || outcomeFirst(a) - outcomeFirst(b));
     const lead = files[0]!;
     const title = files.map((f) => f.data?.title ?? f.data?.subject).find((t) => typeof t === 'string') as
       | string

@@ -202,4 +202,22 @@ describe('fte init', () => {
     ]);
     expect(tasks[0]!.error).toMatch(/invalid YAML/);
   });
+
+  it('shows a finished task by its outcome file, with its item beside it', async () => {
+    const dir = join(await tempDir(), 'vault');
+    await initVault(dir);
+    await writeFile(join(dir, 'Done/E2.item.md'), itemText({ type: 'email', subject: 'Hi' }));
+    await writeFile(
+      join(dir, 'Done/E2.md'),
+      itemText({ type: 'approval_request', action: 'send_email', status: 'executed' }),
+    );
+    const { scanVault, summarizeTasks } = await import('../../core/status.js');
+    const [task] = summarizeTasks(await scanVault(dir));
+    expect(task).toMatchObject({
+      id: 'E2',
+      phase: 'Done',
+      domain: 'email',
+      paths: ['Done/E2.md', 'Done/E2.item.md'],
+    });
+  });
 });
