@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { EventRecorder, TaskEvent } from '../events.js';
 import { API_VERSION, KIND, type Task } from '../task.js';
 import { describeApiError } from './api-errors.js';
+import { shareConnections } from './connections.js';
 
 export const REPORTING_CONTROLLER = 'fte.dev/operator';
 /** events.k8s.io/v1 limits: note ≤ 1 kB, reason/action/instance ≤ 128 characters. */
@@ -35,7 +36,7 @@ export class KubeEventRecorder implements EventRecorder {
   failed = 0;
 
   constructor(private readonly options: KubeEventRecorderOptions) {
-    this.api = options.kubeConfig.makeApiClient(EventsV1Api);
+    this.api = shareConnections(options.kubeConfig).makeApiClient(EventsV1Api);
   }
 
   record(task: Task, event: TaskEvent): void {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiFailure, describeApiError } from './api-errors.js';
+import { shareConnections } from './connections.js';
 
 /** client-go's defaults: a lease lasts 15 s, the leader gives up after 10 s without a renewal, tries every 2 s. */
 export const DEFAULT_LEASE = {
@@ -70,7 +71,7 @@ export class LeaderElector {
   constructor(private readonly options: LeaderElectionOptions) {
     this.identity = options.identity ?? defaultIdentity();
     this.leaseName = options.leaseName ?? DEFAULT_LEASE_NAME;
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.api = shareConnections(options.kubeConfig).makeApiClient(CoordinationV1Api);
     this.leaseDurationMs = options.leaseDurationMs ?? DEFAULT_LEASE.leaseDurationMs;
     this.renewDeadlineMs = options.renewDeadlineMs ?? DEFAULT_LEASE.renewDeadlineMs;
     this.retryPeriodMs = options.retryPeriodMs ?? DEFAULT_LEASE.retryPeriodMs;

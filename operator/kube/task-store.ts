@@ -22,6 +22,7 @@ import {
 } from '../store.js';
 import { API_VERSION, KIND, Task, type TaskSpec } from '../task.js';
 import { apiFailure, describeApiError, KubeApiError } from './api-errors.js';
+import { shareConnections } from './connections.js';
 
 export const GROUP = 'fte.dev';
 export const VERSION = 'v1alpha1';
@@ -74,8 +75,9 @@ export class KubeTaskStore implements TaskStore {
 
   constructor(options: KubeTaskStoreOptions) {
     this.namespace = options.namespace;
-    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.watcher = new Watch(options.kubeConfig);
+    const kubeConfig = shareConnections(options.kubeConfig);
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.watcher = new Watch(kubeConfig);
     this.logger = options.logger;
     this.pageSize = options.pageSize ?? 500;
     this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
