@@ -9,8 +9,8 @@ import { canonicalize, PRIORITIES } from '../core/schemas.js';
 import { summarizeTasks } from '../core/status.js';
 import type { OperatorMetrics } from './metrics.js';
 import { parseMarkdownFast } from './quick-frontmatter.js';
-import type { TaskStore } from './store.js';
-import { ANNOTATIONS, LABELS, type TaskSpec, taskName } from './task.js';
+import { jsonEqual, type TaskStore } from './store.js';
+import { ANNOTATIONS, LABELS, type Task, type TaskSpec, taskName } from './task.js';
 import { findTaskFiles, hashFile, mapLimit, scanTaskFiles, type TaskFile } from './vault-files.js';
 
 export const MIRROR_FIELD_MANAGER = 'fte-operator-mirror';
@@ -67,12 +67,15 @@ export class Mirror {
       for (const file of files) entries.push(Object.assign(file, await this.facts(file)));
       return specsOf(entries);
     });
+    // One list instead of a read per task: a task the store already holds as it should be costs nothing
+    // (for the API server, a resync of an unchanged vault is one paginated list).
+    const existing = await store.list();
+    const live = new Map(existing.items.map((task) => [task.metadata.name, task]));
     let applied = 0;
-    await mapLimit(specs, this.options.concurrency ?? 8, async (spec) => {
-      if (await this.apply(spec)) applied++;
+    await mapLimit(specs, this.options.concurrency ?? 32, async (spec) => {
+      if (await this.apply(spec, live.get(taskName(spec.id)) ?? null)) applied++;
     });
     const ids = new Set(specs.map((spec) => spec.id));
-    const existing = await store.list();
     let deleted = 0;
     for (const task of existing.items) {
       if (ids.has(task.spec.id)) continue;
@@ -165,16 +168,26 @@ export class Mirror {
     }
   }
 
-  private async apply(spec: TaskSpec): Promise<boolean> {
+  /** Applies the spec unless `live` (the task as the store holds it; read when not given) already matches. */
+  private async apply(spec: TaskSpec, live?: Task | null): Promise<boolean> {
     const name = taskName(spec.id);
-    const before = await this.options.store.get(name);
+    const before = live === undefined ? await this.options.store.get(name) : (live ?? undefined);
     const labels: Record<string, string> = LABEL_VALUE.test(spec.domain)
       ? { [LABELS.domain]: spec.domain }
       : {};
+    const annotations = { [ANNOTATIONS.id]: spec.id };
+    if (
+      before &&
+      jsonEqual(before.spec, spec) &&
+      jsonEqual(ours(before.metadata.labels), labels) &&
+      jsonEqual(ours(before.metadata.annotations), annotations)
+    ) {
+      return false;
+    }
     const task = await this.options.store.apply(name, spec, {
       fieldManager: MIRROR_FIELD_MANAGER,
       labels,
-      annotations: { [ANNOTATIONS.id]: spec.id },
+      annotations,
     });
     return task.metadata.resourceVersion !== before?.metadata.resourceVersion;
   }
@@ -254,4 +267,9 @@ export function specsOf(files: Array<TaskFile & FileFacts>): TaskSpec[] {
       priority: priorityOf(item?.data?.priority),
     };
   });
+}
+
+/** The `fte.dev/` labels or annotations of a task: the mirror's own (others may add theirs). */
+function ours(map: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(map ?? {}).filter(([key]) => key.startsWith('fte.dev/')));
 }
