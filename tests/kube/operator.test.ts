@@ -38,17 +38,14 @@ type OperatorProcess = { child: ChildProcess; done: Promise<Run>; base: string; 
 
 describe('fte operator --store kube (real processes, real API server)', () => {
   let kube: TaskCluster;
+  const live: ChildProcess[] = [];
   beforeAll(async () => {
     assertBuilt();
     kube = await startTaskCluster();
   });
   afterAll(async () => {
-    await kube?.stop();
-  });
-
-  const live: ChildProcess[] = [];
-  afterAll(() => {
     for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await kube?.stop();
   });
 
   /** A namespace with deploy/rbac.yaml applied, and a kubeconfig for its service account. */
