@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isErrno, listFolders, moveExclusive } from './fsutil.js';
 import { Git, GitCommandError, isPushRejected } from './git.js';
@@ -484,10 +484,16 @@ export class VaultRepo {
  * seconds was left by a crash (e.g. SIGKILL mid-commit) and would block every git call forever.
  */
 async function removeStaleLock(path: string): Promise<void> {
-  for (let waited = 0; waited < 3_000 && existsSync(path); waited += 100) {
+  for (let waited = 0; waited < 3_000; waited += 100) {
+    if (!existsSync(path)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await rm(path, { force: true });
+  // Only a lock nobody has touched for the whole wait is stale; a fresh one belongs to a live process.
+  const age = await stat(path).then(
+    (info) => Date.now() - info.mtimeMs,
+    () => 0,
+  );
+  if (age >= 2_500) await rm(path, { force: true });
 }
 
 export function conflictCopyName(path: string, agent: string, stamp: string): string {
