@@ -74,23 +74,26 @@ describe('claims across machines through one remote', () => {
 
     const claimAll = async (repo: VaultRepo, seed: number) => {
       const won: string[] = [];
+      const lost: string[] = [];
       for (const id of shuffled(ids, seed)) {
-        // A moment of "work" between claims, as a real agent drafts; without it the faster clone
-        // can claim everything before the other's first retry lands (correct, but it tests less).
+        // A moment of "work" between claims, as a real agent drafts.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 30));
         const outcome = await repo.claim(id);
-        if (outcome.result === 'offline') throw new Error(`claim ${id} failed: ${outcome.error}`);
         if (outcome.result === 'won') won.push(id);
+        else if (outcome.result === 'lost') lost.push(id);
+        else throw new Error(`claim ${id}: ${JSON.stringify(outcome)}`);
       }
-      return won;
+      return { won, lost };
     };
-    const [cloudWon, localWon] = await Promise.all([claimAll(cloud.repo, 7), claimAll(local.repo, 11)]);
+    const [cloudRun, localRun] = await Promise.all([claimAll(cloud.repo, 7), claimAll(local.repo, 11)]);
+    const cloudWon = cloudRun.won;
+    const localWon = localRun.won;
 
-    // Both agents believe exactly what the remote says.
+    // Every item was tried by both and decided once: won by one, lost by the other. (Who wins how many
+    // depends on scheduling; `make bench` reports the split.)
     expect(cloudWon.filter((id) => localWon.includes(id))).toEqual([]);
     expect([...cloudWon, ...localWon].sort()).toEqual(ids);
-    expect(cloudWon.length).toBeGreaterThan(0);
-    expect(localWon.length).toBeGreaterThan(0);
+    expect([...cloudRun.lost, ...localRun.lost].sort()).toEqual(ids);
 
     await cloud.repo.sync();
     await local.repo.sync();
