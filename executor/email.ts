@@ -91,6 +91,22 @@ export class SendFailure extends Error {
   }
 }
 
+/** The exact RFC 822 message for an outgoing email (what the SMTP transport sends and the Sent copy files). */
+export async function composeRaw(mail: OutgoingEmail, date: Date): Promise<Buffer> {
+  const composer = new MailComposer({
+    from: mail.from,
+    to: mail.to,
+    cc: mail.cc,
+    subject: mail.subject,
+    text: mail.text,
+    messageId: mail.messageId,
+    inReplyTo: mail.inReplyTo,
+    references: mail.references,
+    date,
+  });
+  return composer.compile().build();
+}
+
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
@@ -102,18 +118,7 @@ export class SmtpTransport implements MailTransport {
   constructor(private readonly config: SmtpConfig) {}
 
   async send(mail: OutgoingEmail): Promise<SendResult> {
-    const raw = await new MailComposer({
-      from: mail.from,
-      to: mail.to,
-      cc: mail.cc,
-      subject: mail.subject,
-      text: mail.text,
-      messageId: mail.messageId,
-      inReplyTo: mail.inReplyTo,
-      references: mail.references,
-    })
-      .compile()
-      .build();
+    const raw = await composeRaw(mail, new Date());
     const envelope = {
       from: bareAddress(mail.from) ?? mail.from,
       to: [mail.to, mail.cc ?? '']

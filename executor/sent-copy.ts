@@ -1,8 +1,7 @@
 import { ImapFlow } from 'imapflow';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Logger } from 'pino';
 import { type ImapConfig, ImapConfigError, imapConfigured, loadImapConfig } from '../core/imap-config.js';
-import type { OutgoingEmail } from './email.js';
+import { composeRaw, type OutgoingEmail } from './email.js';
 
 /**
  * The owner's "Sent" copy (optional, off by default): after Local sends a reply through SMTP, the same
@@ -33,22 +32,6 @@ export function loadSentCopyConfig(env: NodeJS.ProcessEnv): ImapConfig | undefin
     );
   }
   return loadImapConfig(env);
-}
-
-/** The exact RFC 822 message for an outgoing email (the same headers the SMTP transport sends). */
-export async function composeRaw(mail: OutgoingEmail, date: Date): Promise<Buffer> {
-  const composer = new MailComposer({
-    from: mail.from,
-    to: mail.to,
-    cc: mail.cc,
-    subject: mail.subject,
-    text: mail.text,
-    messageId: mail.messageId,
-    inReplyTo: mail.inReplyTo,
-    references: mail.references,
-    date,
-  });
-  return composer.compile().build();
 }
 
 export class ImapSentCopy implements SentCopy {
