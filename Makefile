@@ -9,8 +9,11 @@ all: build
 check-node:
 	@node -e 'const [maj,min]=process.versions.node.split(".").map(Number); if (maj<20||(maj===20&&min<19)) { console.error("fte needs Node.js >= 20.19, found "+process.versions.node); process.exit(1) }'
 
-node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+# `npm install` rather than `npm ci`: the registry reachable here lacks biome's binaries for other platforms
+# (darwin, win32, musl), which the lock lists as optional; npm ci refuses that, npm install skips them and
+# otherwise installs exactly the locked versions.
+node_modules/.package-lock.json: package-lock.json package.json
+	npm install --no-audit --no-fund
 	@touch $@
 
 deps: check-node node_modules/.package-lock.json
