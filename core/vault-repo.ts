@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isErrno, listFolders, moveExclusive } from './fsutil.js';
-import { Git, GitCommandError, isPushRejected } from './git.js';
+import { Git, isPushRejected } from './git.js';
 import { assertSafeTaskId } from './ids.js';
 import { assertFolderName, FOLDERS, itemPaths } from './layout.js';
 import { inspectFile, type SecretFinding } from './secret-guard.js';
@@ -447,31 +447,6 @@ export class VaultRepo {
       if (existsSync(join(this.root, FOLDERS.inProgress, agent, `${id}.md`))) return agent;
     }
     return undefined;
-  }
-
-  /** Reads a file at the remote's tip (after a fetch), or undefined. */
-  async readRemote(path: string): Promise<string | undefined> {
-    try {
-      return await this.git.run(['show', `${REMOTE_REF}:${path}`]);
-    } catch (error) {
-      if (error instanceof GitCommandError) return undefined;
-      throw error;
-    }
-  }
-
-  /** Reads a file as committed in HEAD, or undefined. */
-  async readCommitted(path: string): Promise<string | undefined> {
-    try {
-      return await this.git.run(['show', `HEAD:${path}`]);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Who made the commit that last touched `path`: the `<agent>` prefix of its message, or undefined. */
-  async lastCommitAgent(path: string): Promise<string | undefined> {
-    const subject = (await this.git.run(['log', '-1', '--format=%s', '--', path]).catch(() => '')).trim();
-    return /^([a-z][a-z0-9_-]*):/.exec(subject)?.[1];
   }
 
   async readFileText(path: string): Promise<string> {
