@@ -90,7 +90,7 @@ export class Git {
           const timedOut = error.killed && error.signal === 'SIGKILL';
           const detail = timedOut
             ? `timed out after ${this.timeoutMs} ms\n${stderr}`
-            : stderr || error.message;
+            : stderr || stdout || error.message; // some answers (`nothing to commit`) come on stdout
           reject(new GitCommandError(args, detail, error.code ?? null));
         },
       );

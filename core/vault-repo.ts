@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isErrno, listFolders, moveExclusive } from './fsutil.js';
-import { Git, isPushRejected } from './git.js';
+import { Git, GitCommandError, isPushRejected } from './git.js';
 import { assertSafeTaskId } from './ids.js';
 import { assertFolderName, FOLDERS, itemPaths } from './layout.js';
 import { inspectFile, type SecretFinding } from './secret-guard.js';
@@ -180,9 +180,18 @@ export class VaultRepo {
     }
     if (allowed.length === 0) return { committed: false, refused };
     await this.git.run(['add', '--all', '--', ...allowed]);
-    const staged = await this.git.succeeds(['diff', '--cached', '--quiet']);
-    if (staged) return { committed: false, refused };
-    await this.git.run(['commit', '--quiet', '--no-verify', '-m', message]);
+    try {
+      await this.git.run(['commit', '--quiet', '--no-verify', '-m', message]);
+    } catch (error) {
+      // Status listed a change that staging turned into none (e.g. a file restored meanwhile).
+      if (
+        error instanceof GitCommandError &&
+        /nothing (added )?to commit|no changes added/.test(error.stderr)
+      ) {
+        return { committed: false, refused };
+      }
+      throw error;
+    }
     return { committed: true, refused };
   }
 

@@ -110,6 +110,20 @@ describe('git sync', () => {
     expect(actors).toEqual(['cloud', 'local']);
   });
 
+  it('commits nothing when a listed change vanishes on staging', async () => {
+    const { clones } = await remoteWithClones(['local']);
+    const { dir, repo } = clones.local!;
+    // Staged by someone, then the file put back as committed: status lists it, staging it again undoes it.
+    const committed = await git(dir, 'show', 'HEAD:Dashboard.md');
+    await writeFile(join(dir, 'Dashboard.md'), 'staged by someone\n');
+    await git(dir, 'add', 'Dashboard.md');
+    await writeFile(join(dir, 'Dashboard.md'), committed);
+    expect(await git(dir, 'status', '--porcelain')).toContain('Dashboard.md');
+    const before = await git(dir, 'rev-parse', 'HEAD');
+    expect(await repo.commit('local: nothing')).toEqual({ committed: false, refused: [] });
+    expect(await git(dir, 'rev-parse', 'HEAD')).toBe(before);
+  });
+
   it('recovers from a crash that left a stale index.lock', async () => {
     const { clones } = await remoteWithClones(['cloud']);
     const dir = clones.cloud!.dir;
