@@ -1,4 +1,7 @@
 import type { Logger } from 'pino';
+import { FteError } from '../core/errors.js';
+import type { VaultPort } from '../core/vault/change.js';
+import { LocalVaultPort } from '../core/vault/local-port.js';
 import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
 import { Controller } from './controller.js';
 import type { Drafter } from './drafters/drafter.js';
@@ -16,6 +19,11 @@ import type { Watcher } from './watchers/watcher.js';
 export type OperatorOptions = {
   vault: string;
   agent: string;
+  /**
+   * The git owner's port when another process owns the clone (the git-sync sidecar, `fte sync --serve`):
+   * this operator then never runs git. Without it, the operator owns the clone in-process.
+   */
+  vaultPort?: VaultPort;
   drafter: Drafter;
   logger: Logger;
   store?: TaskStore;
@@ -58,7 +66,9 @@ export type Health = {
  * store, the mirror (files → tasks), the controller running the reconciler, a sync loop and watchers.
  */
 export class Operator {
-  readonly repo: VaultRepo;
+  /** The clone's git owner when this process is it (undefined with a sidecar's port). */
+  readonly repo: VaultRepo | undefined;
+  readonly vault: VaultPort;
   readonly store: TaskStore;
   readonly mirror: Mirror;
   readonly controller: Controller;
@@ -77,22 +87,30 @@ export class Operator {
   constructor(private readonly options: OperatorOptions) {
     this.logger = options.logger;
     this.metrics = options.metrics ?? new OperatorMetrics();
-    this.repo = new VaultRepo({
-      root: options.vault,
-      agent: options.agent,
-      clock: options.clock,
-      onEvent: (event) => this.logger.info({ event: event.kind, path: event.path }, event.message),
-    });
+    if (options.vaultPort) {
+      this.vault = options.vaultPort;
+    } else {
+      this.repo = new VaultRepo({
+        root: options.vault,
+        agent: options.agent,
+        clock: options.clock,
+        onEvent: (event) => this.logger.info({ event: event.kind, path: event.path }, event.message),
+      });
+      this.vault = new LocalVaultPort(this.repo, options.clock);
+    }
+    const repo = this.repo;
+    const readLock = repo ? <T>(fn: () => Promise<T>) => repo.exclusive(fn) : undefined;
     this.store = options.store ?? new MemoryTaskStore({ clock: options.clock });
     this.mirror = new Mirror({
       root: options.vault,
       store: this.store,
       logger: this.logger,
       metrics: this.metrics,
-      exclusive: (fn) => this.repo.exclusive(fn),
+      exclusive: readLock ?? ((fn) => fn()),
     });
     const reconciler = new TaskReconciler({
-      repo: this.repo,
+      vault: this.vault,
+      readLock,
       store: this.store,
       handlers: [new EmailHandler(options.drafter), ...(options.handlers ?? [])],
       logger: this.logger,
@@ -119,7 +137,7 @@ export class Operator {
    * checks such as a future expiry do not count), sync again.
    */
   async runOnce(): Promise<OnceReport> {
-    const hasRemote = await this.repo.hasRemote();
+    const hasRemote = await this.hasRemote();
     const before = hasRemote ? await this.sync() : undefined;
     await this.watchersOnce();
     await this.mirror.resync();
@@ -149,7 +167,7 @@ export class Operator {
       const logger = this.logger.child({ watcher: watcher.name });
       try {
         await watcher.once({
-          repo: this.repo,
+          repo: this.watcherRepo(),
           agent: this.options.agent,
           logger,
           clock: this.options.clock ?? (() => new Date()),
@@ -165,7 +183,7 @@ export class Operator {
 
   /** Daemon: runs until `stop()`. Returns once everything is started. */
   async start(): Promise<void> {
-    if (await this.repo.hasRemote()) await this.sync();
+    if (await this.hasRemote()) await this.sync();
     await this.mirror.resync();
     await this.controller.start();
     await this.mirror.watch();
@@ -187,7 +205,7 @@ export class Operator {
     }, resyncMs);
     for (const watcher of this.options.watchers ?? []) {
       await watcher.start({
-        repo: this.repo,
+        repo: this.watcherRepo(),
         agent: this.options.agent,
         logger: this.logger.child({ watcher: watcher.name }),
         clock: this.options.clock ?? (() => new Date()),
@@ -226,7 +244,7 @@ export class Operator {
     await this.syncing;
     // `push: false` after a lost leader election: another instance owns the work now, and a late push of
     // what this one committed could race with it.
-    if (this.started && options.push !== false && (await this.repo.hasRemote())) await this.sync();
+    if (this.started && options.push !== false && (await this.hasRemote())) await this.sync();
     this.logger.info('operator stopped');
   }
 
@@ -259,7 +277,7 @@ export class Operator {
       try {
         do {
           this.syncAgain = false;
-          if (!(await this.repo.hasRemote())) return;
+          if (!(await this.hasRemote())) return;
           const report = await this.sync();
           if (report.pulled > 0 || report.lostClaims.length > 0) await this.mirror.resync();
         } while (this.syncAgain && !this.stopped);
@@ -272,8 +290,25 @@ export class Operator {
     return this.syncing;
   }
 
+  private watcherRepo(): VaultRepo {
+    if (!this.repo) {
+      throw new FteError(
+        'watchers (IMAP intake) need the in-process vault port; run them without --vault-port',
+        {
+          exitCode: 78,
+        },
+      );
+    }
+    return this.repo;
+  }
+
+  /** With a sidecar's port, the sidecar knows; asking it to sync is cheap and answers `local-only` without one. */
+  private async hasRemote(): Promise<boolean> {
+    return this.repo ? this.repo.hasRemote() : true;
+  }
+
   private async sync(): Promise<SyncReport> {
-    const report = await this.repo.sync();
+    const report = await this.vault.sync();
     this.metrics.syncs.inc({ state: report.state });
     this.lastSync = { at: Date.now(), state: report.state };
     if (report.state === 'offline')

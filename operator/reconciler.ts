@@ -1,16 +1,11 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type AuditInput, AuditLog, auditFileFor } from '../core/audit.js';
 import type { Decoded } from '../core/codec.js';
 import { parseMarkdown } from '../core/frontmatter.js';
-import { isErrno, moveExclusive, writeFileAtomic, writeFileIfAbsent } from '../core/fsutil.js';
 import { FOLDERS, HANDBOOK_FILE, itemPaths } from '../core/layout.js';
 import type { ItemFrontmatter } from '../core/schemas.js';
 import { summarizeTasks } from '../core/status.js';
-import type { VaultRepo } from '../core/vault-repo.js';
+import type { AuditEntry, ChangeResult, Operation, VaultChange, VaultPort } from '../core/vault/change.js';
+import { VaultFiles } from '../core/vault/safe-fs.js';
 import {
   type ReconcileContext,
   type Reconciler,
@@ -42,7 +37,14 @@ const MAX_REQUEUE_MS = 6 * 60 * 60 * 1000;
 const OFFLINE_RETRY_MS = 30_000;
 
 export type TaskReconcilerOptions = {
-  repo: VaultRepo;
+  /** Where every step's change goes (in-process, or the git-sync sidecar's loopback port). */
+  vault: VaultPort;
+  /**
+   * Runs a read of the working tree so that no change or sync is applied meanwhile (in-process: the
+   * clone's lock). Without it (the HTTP port), reads are unlocked: every write states what it read as a
+   * precondition, so a read that raced a sync makes the write refused, never wrong.
+   */
+  readLock?: <T>(fn: () => Promise<T>) => Promise<T>;
   store: TaskStore;
   handlers: DomainHandler[];
   logger: Logger;
@@ -79,16 +81,18 @@ type StepOutcome = {
 export class TaskReconciler implements Reconciler {
   private readonly handlers: Map<string, DomainHandler>;
   private readonly clock: () => Date;
-  private readonly audit: AuditLog;
   private readonly agent: string;
   private readonly root: string;
+  private readonly files: VaultFiles;
+  /** Audit records of model calls not committed yet, by task id. */
+  private readonly pendingUsage = new Map<string, AuditEntry[]>();
 
   constructor(private readonly options: TaskReconcilerOptions) {
     this.handlers = new Map(options.handlers.map((h) => [h.domain, h]));
     this.clock = options.clock ?? (() => new Date());
-    this.audit = new AuditLog(options.repo.root, this.clock);
-    this.agent = options.repo.agent;
-    this.root = options.repo.root;
+    this.agent = options.vault.agent;
+    this.root = options.vault.root;
+    this.files = new VaultFiles(this.root);
   }
 
   async reconcile(request: Request, context: ReconcileContext): Promise<Result> {
@@ -96,7 +100,8 @@ export class TaskReconciler implements Reconciler {
     if (!task) return {};
     const id = task.spec.id;
     const log = this.options.logger.child({ task: id });
-    const state = await this.options.repo.exclusive(() => this.readState(id));
+    const read = () => this.readState(id);
+    const state = await (this.options.readLock ? this.options.readLock(read) : read());
     const decision = decide(task, state, { agent: this.agent, now: this.clock(), handlers: this.handlers });
     if (!decision.step) {
       await this.writeStatus(task, decision);
@@ -136,7 +141,7 @@ export class TaskReconciler implements Reconciler {
     if (state.approval?.ok && state.approval.file.phase === 'PendingApproval') {
       const signal = updatePath(this.agent, 'approval_requested', id, state.approval.decoded.data.created);
       state.signalWritten =
-        existsSync(join(this.root, signal)) || existsSync(join(this.root, archivedUpdatePath(signal)));
+        (await this.files.exists(signal)) || (await this.files.exists(archivedUpdatePath(signal)));
     }
     return state;
   }
@@ -148,13 +153,10 @@ export class TaskReconciler implements Reconciler {
     return handler;
   }
 
+  /** The owner's rules for the drafters; a handbook that is a link, special or too large is not read. */
   private async handbook(): Promise<string> {
-    try {
-      return await readFile(join(this.root, HANDBOOK_FILE), 'utf8');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return '';
-      throw error;
-    }
+    const read = await this.files.readText(HANDBOOK_FILE);
+    return read.kind === 'ok' ? read.text : '';
   }
 
   private async handlerInput(
@@ -191,7 +193,7 @@ export class TaskReconciler implements Reconciler {
   }
 
   private async claim(id: string, log: Logger): Promise<StepOutcome> {
-    const outcome = await this.options.repo.claim(id);
+    const outcome = await this.options.vault.claim(id);
     switch (outcome.result) {
       case 'won':
         log.info({ path: outcome.path }, 'claimed');
@@ -232,7 +234,7 @@ export class TaskReconciler implements Reconciler {
     let record = recorded;
     if (!record) {
       const outcome = await handler.triage(await this.handlerInput(id, item.decoded, context.signal));
-      await this.recordUsage(id, outcome.usage);
+      this.recordUsage(id, outcome.usage);
       record = { contentSha256: item.sha256, ...outcome.triage, by: outcome.by };
       log.info({ priority: record.priority, needsReply: record.needsReply, by: record.by }, 'triaged');
     }
@@ -246,38 +248,44 @@ export class TaskReconciler implements Reconciler {
     // No reply: note it in the item (so it is never triaged again) and tell Local.
     const now = this.clock().toISOString();
     const path = item.file.path;
-    const done = await this.options.repo.change(`${this.agent}: triage ${id}`, async () => {
-      if (!(await this.unchanged(path, item.sha256))) return [];
-      await writeFileAtomic(
-        join(this.root, path),
-        withFields(item.decoded.data, item.decoded.body, {
-          triage: 'no_reply',
-          triage_reason: record.reason,
-          priority: record.priority,
-          triaged_at: now,
+    const signal = updateSignal({
+      agent: this.agent,
+      kind: 'info',
+      id,
+      created: now,
+      summary: `No reply needed: ${record.reason}`,
+      fields: { item: path },
+    });
+    const done = await this.apply({
+      message: `${this.agent}: triage ${id}`,
+      preconditions: [{ kind: 'sha256', path, sha256: item.sha256 }],
+      operations: [
+        {
+          op: 'write',
+          path,
+          mode: 'replace',
+          content: withFields(item.decoded.data, item.decoded.body, {
+            triage: 'no_reply',
+            triage_reason: record.reason,
+            priority: record.priority,
+            triaged_at: now,
+          }),
+        },
+        { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
+      ],
+      audit: [
+        this.auditEntry({
+          action_type: 'triage',
+          target: path,
+          parameters: { needs_reply: false, priority: record.priority, reason: record.reason, by: record.by },
+          result: 'no_reply',
+          task: id,
         }),
-      );
-      const signal = updateSignal({
-        agent: this.agent,
-        kind: 'info',
-        id,
-        created: now,
-        summary: `No reply needed: ${record.reason}`,
-        fields: { item: path },
-      });
-      await writeFileIfAbsent(join(this.root, signal.path), signal.text);
-      const log = await this.appendAudit({
-        action_type: 'triage',
-        target: path,
-        parameters: { needs_reply: false, priority: record.priority, reason: record.reason, by: record.by },
-        result: 'no_reply',
-        task: id,
-      });
-      return [path, signal.path, log];
+      ],
     });
     log.info({ reason: record.reason }, 'no reply needed');
     return {
-      changed: done.committed,
+      changed: done.kind === 'applied' && done.committed,
       triage: record,
       condition: cond('Triaged', 'True', 'NoReplyNeeded', record.reason),
     };
@@ -294,7 +302,7 @@ export class TaskReconciler implements Reconciler {
     const id = task.spec.id;
     const handler = this.handlerFor(task, state);
     const draft = await handler.draft(await this.handlerInput(id, item.decoded, context.signal), triage);
-    await this.recordUsage(id, draft.usage);
+    this.recordUsage(id, draft.usage);
     const request = approvalRequest({
       id,
       agent: this.agent,
@@ -311,34 +319,44 @@ export class TaskReconciler implements Reconciler {
       summary: `${draft.action} to ${draft.parameters.to ?? '?'}: ${draft.parameters.subject ?? ''}`.trim(),
       fields: { approval: request.path, action: draft.action, priority: triage.priority },
     });
-    let wrote = false;
-    const result = await this.options.repo.change(`${this.agent}: draft ${id}`, async () => {
-      if (!(await this.unchanged(item.file.path, item.sha256))) return [];
-      if ((await findTaskFiles(this.root, id)).some((f) => f.role === 'approval')) return [];
-      wrote = await writeFileIfAbsent(join(this.root, request.path), request.text);
-      if (!wrote) return [];
-      await writeFileIfAbsent(join(this.root, signal.path), signal.text);
-      const logPath = await this.appendAudit({
-        action_type: 'approval_requested',
-        target: request.path,
-        parameters: { ...draft.parameters, action: draft.action, drafter: draft.drafter },
-        approval_status: 'pending',
-        result: 'draft_written',
-        task: id,
-        idempotency_key: request.data.content_sha256,
-      });
-      return [request.path, signal.path, logPath];
+    // Any approval or decision for this task, wherever it is, means the task moved on since the read.
+    const decided = (await findTaskFiles(this.root, id)).filter((f) => f.role === 'approval');
+    const result = await this.apply({
+      message: `${this.agent}: draft ${id}`,
+      preconditions: [
+        { kind: 'sha256', path: item.file.path, sha256: item.sha256 },
+        ...[itemPaths.approved(id), itemPaths.rejected(id), itemPaths.done(id)].map((path) => ({
+          kind: 'absent' as const,
+          path,
+        })),
+      ],
+      operations: decided.length
+        ? []
+        : [
+            { op: 'write', path: request.path, content: request.text, mode: 'create' },
+            { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
+          ],
+      audit: decided.length
+        ? []
+        : [
+            this.auditEntry({
+              action_type: 'approval_requested',
+              target: request.path,
+              parameters: { ...draft.parameters, action: draft.action, drafter: draft.drafter },
+              approval_status: 'pending',
+              result: 'draft_written',
+              task: id,
+              idempotency_key: request.data.content_sha256,
+            }),
+          ],
     });
-    const refused = result.refused.find((r) => r.path === request.path || r.path === signal.path);
-    if (refused) {
-      await rm(join(this.root, request.path), { force: true });
-      await rm(join(this.root, signal.path), { force: true });
+    if (result.kind === 'secret') {
       throw new DrafterError(
-        `the draft was refused by the secret guard (${refused.reason}); nothing was written`,
+        `the draft was refused by the secret guard (${result.refused.map((r) => r.reason).join('; ')}); nothing was written`,
         false,
       );
     }
-    if (!wrote) {
+    if (result.kind === 'conflict' || decided.length > 0) {
       log.info('draft skipped: the task moved on meanwhile');
       return { changed: true };
     }
@@ -365,10 +383,10 @@ export class TaskReconciler implements Reconciler {
       summary: `${data.action} to ${data.to ?? '?'}: ${data.subject ?? ''}`.trim(),
       fields: { approval: approval.file.path, action: data.action },
     });
-    await this.options.repo.change(`${this.agent}: draft ${id}`, async () => {
-      if (!existsSync(join(this.root, approval.file.path))) return [];
-      await writeFileIfAbsent(join(this.root, signal.path), signal.text);
-      return [approval.file.path, signal.path];
+    await this.apply({
+      message: `${this.agent}: draft ${id}`,
+      preconditions: [{ kind: 'present', path: approval.file.path }],
+      operations: [{ op: 'write', path: signal.path, content: signal.text, mode: 'ensure' }],
     });
     log.info({ signal: signal.path }, 'approval signal completed');
     return { changed: true };
@@ -376,7 +394,7 @@ export class TaskReconciler implements Reconciler {
 
   private async expire(id: string, state: VaultState, log: Logger): Promise<StepOutcome> {
     const approval = state.approval;
-    if (!approval?.ok) return { changed: false };
+    if (!approval?.ok || !approval.sha256) return { changed: false };
     const pending = approval.file.path;
     const rejected = itemPaths.rejected(id);
     const item =
@@ -384,42 +402,47 @@ export class TaskReconciler implements Reconciler {
         ? state.item
         : undefined;
     const now = this.clock().toISOString();
-    let moved = false;
-    await this.options.repo.change(`${this.agent}: expire ${id}`, async () => {
-      // The owner may have answered since the decision: then their move wins and nothing happens here.
-      if (!(await moveExclusive(join(this.root, pending), join(this.root, rejected)))) return [];
-      moved = true;
-      const doc = parseMarkdown(await readFile(join(this.root, rejected), 'utf8'));
-      await writeFileAtomic(
-        join(this.root, rejected),
-        withFields(doc.data, doc.body, { status: 'expired', reason: 'expired', expired_at: now }),
-      );
-      const paths = [pending, rejected];
-      if (
-        item &&
-        (await moveExclusive(join(this.root, item.file.path), join(this.root, itemPaths.rejectedItem(id))))
-      ) {
-        paths.push(item.file.path, itemPaths.rejectedItem(id));
-      }
-      const signal = updateSignal({
-        agent: this.agent,
-        kind: 'approval_expired',
-        id,
-        created: now,
-        summary: `Approval request expired unanswered (${approval.decoded.data.action}, expired ${approval.decoded.data.expires})`,
-        fields: { approval: rejected },
-      });
-      await writeFileIfAbsent(join(this.root, signal.path), signal.text);
-      const logPath = await this.appendAudit({
-        action_type: 'approval_expired',
-        target: rejected,
-        parameters: { action: approval.decoded.data.action, expires: approval.decoded.data.expires },
-        approval_status: 'expired',
-        result: 'rejected',
-        task: id,
-      });
-      return [...paths, signal.path, logPath];
+    const data = approval.decoded.data;
+    const signal = updateSignal({
+      agent: this.agent,
+      kind: 'approval_expired',
+      id,
+      created: now,
+      summary: `Approval request expired unanswered (${data.action}, expired ${data.expires})`,
+      fields: { approval: rejected },
     });
+    // The owner may have answered since the decision: then the request is gone or changed, the
+    // preconditions fail, and their move wins.
+    const result = await this.apply({
+      message: `${this.agent}: expire ${id}`,
+      preconditions: [{ kind: 'sha256', path: pending, sha256: approval.sha256 }],
+      operations: [
+        { op: 'delete', path: pending },
+        {
+          op: 'write',
+          path: rejected,
+          mode: 'create',
+          content: withFields(approval.decoded.data, approval.decoded.body, {
+            status: 'expired',
+            reason: 'expired',
+            expired_at: now,
+          }),
+        },
+        ...(item ? [{ op: 'move' as const, from: item.file.path, to: itemPaths.rejectedItem(id) }] : []),
+        { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
+      ],
+      audit: [
+        this.auditEntry({
+          action_type: 'approval_expired',
+          target: rejected,
+          parameters: { action: data.action, expires: data.expires },
+          approval_status: 'expired',
+          result: 'rejected',
+          task: id,
+        }),
+      ],
+    });
+    const moved = result.kind === 'applied';
     if (moved) log.info({ path: rejected }, 'approval expired');
     return {
       changed: true,
@@ -442,20 +465,20 @@ export class TaskReconciler implements Reconciler {
     const target = itemPaths.error(safe);
     const orig = `${FOLDERS.errors}/${safe}.orig`;
     const now = this.clock().toISOString();
-    await this.options.repo.change(`${this.agent}: error ${safe}`, async () => {
-      const abs = join(this.root, source);
-      if (!existsSync(abs)) return [];
-      if (existsSync(join(this.root, target))) {
-        throw new TerminalError(`cannot quarantine ${source}: ${target} already exists`);
+    if ((await this.files.inspect(target)).kind !== 'missing') {
+      throw new TerminalError(`cannot quarantine ${source}: ${target} already exists`);
+    }
+    let described: Operation[];
+    if (keepBytes) {
+      if ((await this.files.inspect(orig)).kind !== 'missing') {
+        throw new TerminalError(`cannot quarantine ${source}: ${orig} already exists`);
       }
-      const paths = [source, target];
-      if (keepBytes) {
-        if (!(await moveExclusive(abs, join(this.root, orig)))) {
-          throw new TerminalError(`cannot quarantine ${source}: ${orig} already exists`);
-        }
-        await writeFileAtomic(
-          join(this.root, target),
-          errorDescription({
+      described = [
+        { op: 'move', from: source, to: orig },
+        {
+          op: 'write',
+          path: target,
+          content: errorDescription({
             id,
             reason,
             originalPath: source,
@@ -464,38 +487,47 @@ export class TaskReconciler implements Reconciler {
             detected: now,
             agent: this.agent,
           }),
-        );
-        paths.push(orig);
-      } else {
-        const doc = parseMarkdown(await readFile(abs, 'utf8'));
-        await writeFileAtomic(
-          join(this.root, target),
-          withFields(doc.data, doc.body, {
+        },
+      ];
+    } else {
+      const read = await this.files.readText(source);
+      if (read.kind !== 'ok') return { changed: false };
+      const doc = parseMarkdown(read.text);
+      described = [
+        {
+          op: 'write',
+          path: target,
+          content: withFields(doc.data, doc.body, {
             status: 'error',
             error: reason,
             original_path: source,
             failed_at: now,
           }),
-        );
-        await unlink(abs);
-      }
-      const signal = updateSignal({
-        agent: this.agent,
-        kind: 'task_failed',
-        id: safe,
-        created: now,
-        summary: `Item could not be processed: ${reason}`,
-        fields: { item: target, original_path: source },
-      });
-      await writeFileIfAbsent(join(this.root, signal.path), signal.text);
-      const logPath = await this.appendAudit({
-        action_type: 'item_error',
-        target: source,
-        parameters: { reason, moved_to: target, kept_bytes_as: keepBytes ? orig : null },
-        result: 'quarantined',
-        task: id,
-      });
-      return [...paths, signal.path, logPath];
+        },
+        { op: 'delete', path: source },
+      ];
+    }
+    const signal = updateSignal({
+      agent: this.agent,
+      kind: 'task_failed',
+      id: safe,
+      created: now,
+      summary: `Item could not be processed: ${reason}`,
+      fields: { item: target, original_path: source },
+    });
+    await this.apply({
+      message: `${this.agent}: error ${safe}`,
+      preconditions: [{ kind: 'present', path: source }],
+      operations: [...described, { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' }],
+      audit: [
+        this.auditEntry({
+          action_type: 'item_error',
+          target: source,
+          parameters: { reason, moved_to: target, kept_bytes_as: keepBytes ? orig : null },
+          result: 'quarantined',
+          task: id,
+        }),
+      ],
     });
     log.warn({ reason, path: target }, 'item moved to Needs_Action/_errors/');
     return {
@@ -509,31 +541,42 @@ export class TaskReconciler implements Reconciler {
   private async markFailed(task: Task, state: VaultState, reason: string, log: Logger): Promise<void> {
     const id = task.spec.id;
     const item = state.item;
-    if (!item?.ok || item.file.phase !== 'InProgress' || item.file.owner !== this.agent) return;
+    if (!item?.ok || !item.sha256 || item.file.phase !== 'InProgress' || item.file.owner !== this.agent)
+      return;
     const now = this.clock().toISOString();
-    await this.options.repo.change(`${this.agent}: error ${id}`, async () => {
-      if (!(await this.unchanged(item.file.path, item.sha256!))) return [];
-      await writeFileAtomic(
-        join(this.root, item.file.path),
-        withFields(item.decoded.data, item.decoded.body, { status: 'error', error: reason, failed_at: now }),
-      );
-      const signal = updateSignal({
-        agent: this.agent,
-        kind: 'task_failed',
-        id,
-        created: now,
-        summary: `Drafting failed: ${reason}`,
-        fields: { item: item.file.path },
-      });
-      await writeFileIfAbsent(join(this.root, signal.path), signal.text);
-      const logPath = await this.appendAudit({
-        action_type: 'draft_failed',
-        target: item.file.path,
-        parameters: { reason },
-        result: 'failed',
-        task: id,
-      });
-      return [item.file.path, signal.path, logPath];
+    const signal = updateSignal({
+      agent: this.agent,
+      kind: 'task_failed',
+      id,
+      created: now,
+      summary: `Drafting failed: ${reason}`,
+      fields: { item: item.file.path },
+    });
+    await this.apply({
+      message: `${this.agent}: error ${id}`,
+      preconditions: [{ kind: 'sha256', path: item.file.path, sha256: item.sha256 }],
+      operations: [
+        {
+          op: 'write',
+          path: item.file.path,
+          mode: 'replace',
+          content: withFields(item.decoded.data, item.decoded.body, {
+            status: 'error',
+            error: reason,
+            failed_at: now,
+          }),
+        },
+        { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
+      ],
+      audit: [
+        this.auditEntry({
+          action_type: 'draft_failed',
+          target: item.file.path,
+          parameters: { reason },
+          result: 'failed',
+          task: id,
+        }),
+      ],
     });
     log.error({ reason }, 'task failed; the item is kept with status: error');
   }
@@ -662,30 +705,38 @@ export class TaskReconciler implements Reconciler {
 
   // -- helpers ---------------------------------------------------------------------------------------
 
-  private async unchanged(path: string, sha256: string): Promise<boolean> {
-    try {
-      const bytes = await readFile(join(this.root, path));
-      return createHash('sha256').update(bytes).digest('hex') === sha256;
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return false;
-      throw error;
-    }
+  /**
+   * Hands a change to the vault port; every step's write goes through here. Model usage recorded for the
+   * task since its last change rides along in the same commit.
+   */
+  private async apply(change: VaultChange & { audit?: AuditEntry[] }): Promise<ChangeResult> {
+    const id = change.message.split(' ').at(-1) ?? '';
+    const usage = this.pendingUsage.get(id) ?? [];
+    const result = await this.options.vault.apply({ ...change, audit: [...usage, ...(change.audit ?? [])] });
+    if (result.kind === 'applied') this.pendingUsage.delete(id);
+    return result;
   }
 
-  /** Appends an audit record (under the clone's lock) and returns the log file's path for the commit. */
-  private async appendAudit(input: Omit<AuditInput, 'actor'>): Promise<string> {
-    await this.audit.append({ actor: this.agent, ...input });
-    return auditFileFor(this.clock());
+  private auditEntry(input: {
+    action_type: string;
+    target: string;
+    result: string;
+    parameters?: Record<string, unknown>;
+    approval_status?: string;
+    task?: string;
+    idempotency_key?: string;
+  }): AuditEntry {
+    return { actor: this.agent, ...input };
   }
 
-  /** Token usage and cost of each model call, as audit records (and metrics). */
-  private async recordUsage(id: string, usage: LlmUsage[]): Promise<void> {
+  /** Token usage and cost of each model call, as audit records (committed with the task's next change) and metrics. */
+  private recordUsage(id: string, usage: LlmUsage[]): void {
     if (usage.length === 0) return;
-    await this.options.repo.exclusive(async () => {
-      for (const u of usage) {
-        await this.audit.append({
+    this.pendingUsage.set(id, [
+      ...(this.pendingUsage.get(id) ?? []),
+      ...usage.map((u) =>
+        this.auditEntry({
           action_type: 'llm_call',
-          actor: this.agent,
           target: u.model,
           parameters: {
             purpose: u.purpose,
@@ -696,9 +747,9 @@ export class TaskReconciler implements Reconciler {
           },
           result: 'ok',
           task: id,
-        });
-      }
-    });
+        }),
+      ),
+    ]);
     for (const u of usage) {
       this.options.metrics?.llmTokens.inc({ model: u.model, direction: 'input' }, u.inputTokens);
       this.options.metrics?.llmTokens.inc({ model: u.model, direction: 'output' }, u.outputTokens);

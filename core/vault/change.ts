@@ -74,7 +74,9 @@ export type ChangeResult =
   /** Applied; `committed` is false only when it changed nothing (e.g. only `ensure` writes of present files). */
   | { kind: 'applied'; committed: boolean; refused: SecretRefusal[] }
   /** Nothing was applied: a precondition (stated or implied by an operation) does not hold. */
-  | { kind: 'conflict'; reason: string };
+  | { kind: 'conflict'; reason: string }
+  /** Nothing was applied: the secret guard refused a file the change would write. */
+  | { kind: 'secret'; refused: SecretRefusal[] };
 
 /**
  * The one way a step changes the vault. In-process (core/vault/local-port.ts) on a laptop and in `--once`

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { AuditLog, auditFileFor } from '../audit.js';
 import { FteError } from '../errors.js';
+import { findSecretContent, findSecretName } from '../secret-guard.js';
 import type { ClaimOutcome, SyncReport, VaultRepo } from '../vault-repo.js';
 import {
   type ChangeResult,
   type ParsedVaultChange,
   type Precondition,
+  type SecretRefusal,
   VaultChange,
   type VaultPort,
 } from './change.js';
@@ -52,6 +54,8 @@ export class LocalVaultPort implements VaultPort {
 
   async apply(input: unknown): Promise<ChangeResult> {
     const change = parseChange(input);
+    const secrets = secretsIn(change);
+    if (secrets.length > 0) return { kind: 'secret', refused: secrets };
     let conflict: string | undefined;
     const result = await this.repo.change(change.message, async () => {
       conflict = await this.firstConflict(change);
@@ -154,4 +158,16 @@ export class LocalVaultPort implements VaultPort {
       else await this.files.writeAtomic(path, bytes).catch(() => undefined);
     }
   }
+}
+
+/** Files the change would write that the secret guard refuses: by name or by content, before anything is written. */
+function secretsIn(change: ParsedVaultChange): SecretRefusal[] {
+  const refused: SecretRefusal[] = [];
+  for (const op of change.operations) {
+    const path = op.op === 'write' ? op.path : op.op === 'move' ? op.to : undefined;
+    if (!path) continue;
+    const reason = findSecretName(path) ?? (op.op === 'write' ? findSecretContent(op.content) : undefined);
+    if (reason) refused.push({ path, reason: `refused: ${reason}` });
+  }
+  return refused;
 }
