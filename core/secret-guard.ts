@@ -42,7 +42,7 @@ const SECRET_NAMES: Array<[RegExp, string, string]> = [
 
 /** Bytes read per step; each step also rescans the previous step's last OVERLAP bytes. */
 export const CHUNK_BYTES = 1024 * 1024;
-/** Longer than any secret a rule looks for (secretlint's PEM rule stops at 10 000 characters). */
+/** Half of it is longer than any secret a rule looks for (secretlint's PEM rule stops at 10 000 characters). */
 export const OVERLAP_BYTES = 64 * 1024;
 
 export function findSecretName(path: string): string | undefined {
@@ -80,7 +80,12 @@ async function scanWindow(bytes: Buffer, path: string, known: KnownSecrets): Pro
   );
 }
 
-/** Reads the whole file in CHUNK_BYTES steps, each window overlapping the last by OVERLAP_BYTES. */
+/**
+ * Reads the whole file in CHUNK_BYTES steps. A window ends at its last full line (the cut-off line is
+ * carried over, so no rule sees a line cut short, e.g. a hash without its `content_sha256:` key) and the
+ * next window starts at a line start at least OVERLAP_BYTES / 2 earlier, so a secret shorter than that
+ * which spans a border is whole in one window.
+ */
 async function scanHandle(
   handle: FileHandle,
   path: string,
@@ -91,13 +96,19 @@ async function scanHandle(
   let position = 0;
   for (;;) {
     const { bytesRead } = await handle.read(buffer, carried, CHUNK_BYTES, position);
-    if (bytesRead === 0 && position > 0) return undefined;
     position += bytesRead;
     const filled = carried + bytesRead;
-    const hit = await scanWindow(buffer.subarray(0, filled), path, known);
-    if (hit || bytesRead === 0) return hit;
-    carried = Math.min(OVERLAP_BYTES, filled);
-    buffer.copy(buffer, 0, filled - carried, filled);
+    const last = bytesRead < CHUNK_BYTES;
+    const lineEnd = last ? filled : buffer.lastIndexOf(10, filled - 1) + 1;
+    // A line longer than half the overlap is scanned in pieces like any other bytes.
+    const scanEnd = lineEnd > filled - OVERLAP_BYTES / 2 ? lineEnd : filled;
+    const hit = await scanWindow(buffer.subarray(0, scanEnd), path, known);
+    if (hit || last) return hit;
+    const earliest = filled - OVERLAP_BYTES;
+    const lineStart = buffer.indexOf(10, earliest) + 1;
+    const from = lineStart > 0 && lineStart <= scanEnd - OVERLAP_BYTES / 4 ? lineStart : earliest;
+    carried = filled - from;
+    buffer.copy(buffer, 0, from, filled);
   }
 }
 

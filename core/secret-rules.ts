@@ -87,7 +87,43 @@ function hasYamlSecret(text: string): boolean {
  */
 const HASH_KEY_BEFORE =
   /(?:sha\d*|md5|hash|digest|checksum|signature|fingerprint|etag)[A-Za-z0-9_.-]*["']?[ \t]*[:=][ \t]*["']?(?:hmac-sha\d+:)?$/i;
-const LONG_HEX = /(?<![0-9A-Za-z])(?:[0-9a-f]{48,}|[0-9A-F]{48,})(?![0-9A-Za-z@])/g;
+const LONG_HEX = /^(?:[0-9a-f]{48,}|[0-9A-F]{48,})$/;
+
+/** A lookup table of the characters of `ranges` (e.g. `'AZaz09'`) plus `extra`. */
+function charClass(ranges: string, extra = ''): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < ranges.length; i += 2) {
+    for (let c = ranges.charCodeAt(i); c <= ranges.charCodeAt(i + 1); c++) table[c] = 1;
+  }
+  for (const c of extra) table[c.charCodeAt(0)] = 1;
+  return table;
+}
+const ALNUM = charClass('AZaz09');
+const BASE64_CHARS = charClass('AZaz09', '+/_=-');
+
+/**
+ * The maximal runs of `table`'s characters at least `min` long, as [start, end). A plain loop: a regex
+ * such as /[…]{40,}/g restarts inside every word and costs several times more on prose.
+ */
+function runs(text: string, table: Uint8Array, min: number): Array<[number, number]> {
+  const found: Array<[number, number]> = [];
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    let c = text.charCodeAt(i);
+    if (c >= 128 || table[c] !== 1) {
+      i++;
+      continue;
+    }
+    const start = i;
+    do {
+      i++;
+      c = text.charCodeAt(i);
+    } while (i < length && c < 128 && table[c] === 1);
+    if (i - start >= min) found.push([start, i]);
+  }
+  return found;
+}
 
 /** The part of `index`'s line before it. */
 function lineBefore(text: string, index: number): string {
@@ -101,12 +137,12 @@ function isInUrl(text: string, start: number, end: number): boolean {
 }
 
 function hasLongHex(text: string): boolean {
-  for (const match of text.matchAll(LONG_HEX)) {
-    const hex = match[0];
-    if (!/[0-9]/.test(hex) || !/[a-fA-F]/.test(hex)) continue;
-    const start = match.index!;
+  for (const [start, end] of runs(text, ALNUM, 48)) {
+    const hex = text.slice(start, end);
+    if (!LONG_HEX.test(hex) || !/[0-9]/.test(hex) || !/[a-fA-F]/.test(hex)) continue;
+    if (text[end] === '@') continue; // a Message-ID's local part
     if (HASH_KEY_BEFORE.test(lineBefore(text, start))) continue;
-    if (isInUrl(text, start, start + hex.length)) continue;
+    if (isInUrl(text, start, end)) continue;
     return true;
   }
   return false;
@@ -114,14 +150,16 @@ function hasLongHex(text: string): boolean {
 
 /** Shannon entropy in bits per character. */
 export function entropy(text: string): number {
-  const counts = new Map<string, number>();
-  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const counts = new Map<number, number>();
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
   let bits = 0;
   for (const n of counts.values()) bits -= (n / text.length) * Math.log2(n / text.length);
   return bits;
 }
 
-const BASE64_RUN = /[A-Za-z0-9+/_=-]{40,}/g;
 const MIN_BASE64 = 40;
 /** Random base64 of 40+ characters scores about 4.8 to 5.3; prose, paths and hex stay below 4.2. */
 const MIN_BASE64_ENTROPY = 4.3;
@@ -139,18 +177,20 @@ function looksRandomBase64(piece: string): boolean {
 
 /** The whitespace-delimited word around `[start, end)`. */
 function wordAround(text: string, start: number, end: number): string {
+  const isSpace = (i: number) => {
+    const c = text.charCodeAt(i);
+    return c === 32 || (c >= 9 && c <= 13);
+  };
   let from = start;
-  while (from > 0 && !/\s/.test(text[from - 1]!)) from--;
+  while (from > 0 && !isSpace(from - 1)) from--;
   let to = end;
-  while (to < text.length && !/\s/.test(text[to]!)) to++;
+  while (to < text.length && !isSpace(to)) to++;
   return text.slice(from, to);
 }
 
 function hasLongBase64(text: string): boolean {
-  for (const match of text.matchAll(BASE64_RUN)) {
-    const run = match[0];
-    const start = match.index!;
-    const end = start + run.length;
+  for (const [start, end] of runs(text, BASE64_CHARS, MIN_BASE64)) {
+    const run = text.slice(start, end);
     // A Message-ID's local part (`<CAF…@mail.gmail.com>`), or a link.
     if (text[end] === '@' || text[start - 1] === '@') continue;
     if (isInUrl(text, start, end)) continue;
