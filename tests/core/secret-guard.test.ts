@@ -269,6 +269,14 @@ describe('secret guard: ordinary fte files pass', () => {
     expect(await inspect('Plans/note.md', note)).toBeUndefined();
   });
 
+  it('a multi-MB log of digests: no chunk border cuts a digest from its key', async () => {
+    const lines: string[] = [];
+    for (let size = 0; size < 3 * CHUNK_BYTES; size += 100) {
+      lines.push(`{"task":"EMAIL_1","content_sha256":"${randomBytes(32).toString('hex')}"}`);
+    }
+    expect(await inspect('Logs/big.jsonl', `${lines.join('\n')}\n`)).toBeUndefined();
+  });
+
   it('raw mail (.orig) with DKIM and ARC headers', async () => {
     const raw = [
       `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=gmail.com; s=20230601; t=1700000000; x=1700604800; darn=example.com;`,
