@@ -5,7 +5,7 @@ import { AuditLog, auditFileFor } from '../../core/audit.js';
 import { decodeItem, encodeItem, encodeUpdate } from '../../core/codec.js';
 import { writeFileAtomic, writeFileIfAbsent } from '../../core/fsutil.js';
 import { FOLDERS, itemPaths } from '../../core/layout.js';
-import { findSecretContent } from '../../core/secret-guard.js';
+import { scanText } from '../../core/secret-guard.js';
 import type { VaultRepo } from '../../core/vault-repo.js';
 import {
   type ErrorFacts,
@@ -154,7 +154,7 @@ export class EmailIntake {
     const thread = await this.findThread(email);
     if (thread?.state.kind === 'open' && email.messageId && (await this.readable(thread.state.itemPath))) {
       let section = renderFollowup(email, source, now);
-      const secret = findSecretContent(section);
+      const secret = (await scanText(section))?.description;
       if (secret) {
         section = renderFollowup(
           {
@@ -178,7 +178,7 @@ export class EmailIntake {
     }
     const threadTask = thread && thread.id !== id ? thread.id : undefined;
     const rendered = renderEmailItem(email, source, { now, threadTask });
-    const secret = findSecretContent(rendered.text);
+    const secret = (await scanText(rendered.text))?.description;
     if (secret) {
       return this.errorPlan(
         `the message contains ${secret}, so it is not copied into the vault (secrets never sync); read it in your mail client`,
@@ -206,12 +206,23 @@ export class EmailIntake {
     const where = await this.known(facts.messageId, source);
     if (where) return { kind: 'duplicate', id, where };
     // Every fact comes from the message: drop any that the secret guard would refuse.
-    const safe = Object.fromEntries(
-      Object.entries(facts).filter(([, v]) => typeof v !== 'string' || !findSecretContent(v)),
-    ) as Omit<ErrorFacts, 'reason'>;
+    const safe: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(facts)) {
+      if (typeof value !== 'string' || !(await scanText(value))) safe[key] = value;
+    }
+    // Scanned as raw mail (`.orig`), as the commit guard will: DKIM and ARC headers are long base64.
     const orig =
-      raw && raw.length <= MAX_ORIGINAL_BYTES && !findSecretContent(raw.toString('utf8')) ? raw : undefined;
-    const rendered = renderEmailError({ ...safe, reason }, source, this.clock(), orig !== undefined);
+      raw &&
+      raw.length <= MAX_ORIGINAL_BYTES &&
+      !(await scanText(raw.toString('utf8'), { path: 'message.orig' }))
+        ? raw
+        : undefined;
+    const rendered = renderEmailError(
+      { ...(safe as Omit<ErrorFacts, 'reason'>), reason },
+      source,
+      this.clock(),
+      orig !== undefined,
+    );
     return { kind: 'error', id, path: itemPaths.error(id), text: rendered.text, reason, orig };
   }
 
