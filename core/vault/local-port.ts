@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AuditLog, auditFileFor } from '../audit.js';
 import { FteError } from '../errors.js';
-import { findSecretContent, findSecretName } from '../secret-guard.js';
+import { findSecretName, scanText } from '../secret-guard.js';
 import type { ClaimOutcome, SyncReport, VaultRepo } from '../vault-repo.js';
 import {
   type ChangeResult,
@@ -54,7 +54,7 @@ export class LocalVaultPort implements VaultPort {
 
   async apply(input: unknown): Promise<ChangeResult> {
     const change = parseChange(input);
-    const secrets = secretsIn(change);
+    const secrets = await secretsIn(change);
     if (secrets.length > 0) return { kind: 'secret', refused: secrets };
     let conflict: string | undefined;
     const result = await this.repo.change(change.message, async () => {
@@ -161,13 +161,16 @@ export class LocalVaultPort implements VaultPort {
 }
 
 /** Files the change would write that the secret guard refuses: by name or by content, before anything is written. */
-function secretsIn(change: ParsedVaultChange): SecretRefusal[] {
+async function secretsIn(change: ParsedVaultChange): Promise<SecretRefusal[]> {
   const refused: SecretRefusal[] = [];
   for (const op of change.operations) {
     const path = op.op === 'write' ? op.path : op.op === 'move' ? op.to : undefined;
     if (!path) continue;
-    const reason = findSecretName(path) ?? (op.op === 'write' ? findSecretContent(op.content) : undefined);
-    if (reason) refused.push({ path, reason: `refused: ${reason}` });
+    const byName = findSecretName(path);
+    const byContent = op.op === 'write' && !byName ? await scanText(op.content, { path }) : undefined;
+    if (byName) refused.push({ path, reason: `refused: ${byName}` });
+    else if (byContent)
+      refused.push({ path, reason: `refused: contains ${byContent.description} (rule ${byContent.rule})` });
   }
   return refused;
 }
