@@ -86,7 +86,7 @@ function hasYamlSecret(text: string): boolean {
  * rule (the vendor rules and the known-secret rule still apply there); see docs/adr/0006-secret-guard.md.
  */
 const HASH_KEY_BEFORE =
-  /(?:sha\d*|md5|hash|digest|checksum|signature|fingerprint|etag)[A-Za-z0-9_.-]*["']?[ \t]*[:=][ \t]*["']?(?:hmac-sha\d+:)?$/i;
+  /(?:sha\d*|md5|hash|digest|checksum|signature|fingerprint|etag|idempotency[_-]?key)[A-Za-z0-9_.-]*["']?[ \t]*[:=][ \t]*["']?(?:hmac-sha\d+:)?$/i;
 const LONG_HEX = /^(?:[0-9a-f]{48,}|[0-9A-F]{48,})$/;
 
 /** A lookup table of the characters of `ranges` (e.g. `'AZaz09'`) plus `extra`. */
