@@ -55,6 +55,10 @@ program
   .addOption(agentOption('local'))
   .option('--once', 'one cycle, then exit')
   .option('--interval <seconds>', 'seconds between cycles', '10')
+  .option(
+    '--serve <[host:]port>',
+    'also serve the vault port on loopback (the git-sync sidecar; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN)',
+  )
   .action(async (opts) => (await import('./commands/sync.js')).run(opts));
 
 program
@@ -90,6 +94,10 @@ program
     'port of /healthz, /readyz and /metrics; 0 = no server (default: 9464, none with --once)',
   )
   .option('--interval <seconds>', 'seconds between git syncs when running as a daemon', '10')
+  .option(
+    '--vault-port <url>',
+    'apply every change through the git-sync sidecar at this loopback URL (fte sync --serve) instead of running git; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN',
+  )
   .addHelpText(
     'after',
     `

@@ -21,6 +21,7 @@ import { type OnceReport, Operator } from '../../operator/operator.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
 import { CliError, EXIT } from '../errors.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
+import { operatorPort } from '../vault-port.js';
 
 export const DEFAULT_PORT = 9464;
 
@@ -33,6 +34,7 @@ export type OperatorCliOptions = {
   once?: boolean;
   port?: string;
   interval: string;
+  vaultPort?: string;
 };
 
 function drafterFrom(env: OperatorEnv): Drafter {
@@ -121,9 +123,13 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     throw error;
   }
   const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
+  const vaultPort = opts.vaultPort
+    ? await operatorPort(opts.vaultPort, vault, opts.agent, process.env)
+    : undefined;
   const operator = new Operator({
     vault,
     agent: opts.agent,
+    vaultPort,
     store: kube?.store ?? new MemoryTaskStore(),
     events: kube?.events,
     drafter: drafterFrom(env),

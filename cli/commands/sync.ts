@@ -3,6 +3,7 @@ import { watchVault } from '../../core/watch.js';
 import { EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
+import { serveSyncPort } from '../vault-port.js';
 
 function describe(report: SyncReport): string {
   const parts: string[] = [report.state];
@@ -20,6 +21,7 @@ export async function run(opts: {
   agent: string;
   once?: boolean;
   interval: string;
+  serve?: string;
 }): Promise<void> {
   const everyMs = intervalMs(opts.interval);
   const repo = new VaultRepo({
@@ -33,6 +35,9 @@ export async function run(opts: {
     if (report.state === 'offline') process.exitCode = EXIT.offline;
     return;
   }
+  // The git-sync sidecar: the operator in the same pod applies its changes through this port.
+  const server = opts.serve ? await serveSyncPort(repo, opts.serve, process.env) : undefined;
+  if (server) process.stderr.write(`fte sync: vault port listening on ${server.url}\n`);
   let last = '';
   // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick.
   await untilStopped(
@@ -44,4 +49,5 @@ export async function run(opts: {
     },
     { subscribeWake: (wake) => watchVault(repo.root, wake) },
   );
+  await server?.close();
 }

@@ -11,7 +11,7 @@ export function startFte(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   timeoutMs = 120_000,
-): { child: ChildProcess; done: Promise<Run> } {
+): { child: ChildProcess; done: Promise<Run>; output: () => { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
@@ -25,7 +25,7 @@ export function startFte(
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return { child, done };
+  return { child, done, output: () => ({ stdout, stderr }) };
 }
 
 export function runFte(args: string[], env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<Run> {
