@@ -2,7 +2,7 @@ import type { Task, TaskSpec, TaskStatus } from './task.js';
 
 /**
  * Where Tasks live: an in-process map (`--store memory`, memory-store.ts) or the Kubernetes API
- * (`--store kube`, later). The interface is the API server's: objects carry resource versions, a watch
+ * (`--store kube`, kube/task-store.ts). The interface is the API server's: objects carry resource versions, a watch
  * starts from a resource version and may be told it is too old (relist then), spec and status are
  * written separately, and a status write can be made conditional on the version it was computed from.
  */

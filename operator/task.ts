@@ -5,7 +5,7 @@ import { PRIORITIES } from '../core/schemas.js';
 
 /**
  * The Task resource (DESIGN.md §3): a projection of one vault task into a Kubernetes-style object. The
- * same shape is stored in memory (`--store memory`) and, later, as a custom resource (`--store kube`), so
+ * same shape is stored in memory (`--store memory`) and as a custom resource (`--store kube`), so
  * the CRD's schema is generated from these zod schemas. Spec is written by the mirror only (from the
  * files), status by the reconciler only.
  */
