@@ -96,6 +96,10 @@ export type DraftOptions = {
   expires?: Date;
   /** Push right away (default); false leaves the commit for a later sync. */
   push?: boolean;
+  /** `in_reply_to` exactly as given (default: the item's Message-ID). */
+  inReplyTo?: string;
+  /** More approval parameters (cc, bcc, anything a hostile cloud adds). */
+  extra?: Record<string, unknown>;
 };
 
 /**
@@ -129,8 +133,9 @@ export async function cloudDrafts(cloud: Clone, id: string, o: DraftOptions = {}
     domain: 'email',
     to,
     subject: `Re: ${subject}`,
-    in_reply_to: messageId,
+    in_reply_to: o.inReplyTo ?? messageId,
     references: o.references ? `${o.references} ${messageId}` : messageId,
+    ...o.extra,
     reason: 'reply to a known client',
     created: created.toISOString(),
     expires: expires.toISOString(),
