@@ -138,6 +138,12 @@ export async function benchExecutor(options: { samples?: number } = {}): Promise
       FTE_STATE_DIR: join(root, 'state'),
       FTE_EXECUTOR_CONFIG: join(root, 'config', 'executor.json'),
     };
+    // The handbook may only lower the laptop's limit (the default one says 10 an hour): the bench's own
+    // vault says more, so the local FTE_EMAIL_RATE_PER_HOUR is the limit.
+    await writeFile(
+      join(localDir, 'Company_Handbook.md'),
+      '# Handbook\n\n- At most 100000 emails per hour.\n',
+    );
     daemon = spawn(process.execPath, [CLI, 'executor', '--vault', localDir, '--interval', '1'], {
       env,
       stdio: ['ignore', 'ignore', 'inherit'],

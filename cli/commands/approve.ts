@@ -1,5 +1,7 @@
+import { FteError } from '../../core/errors.js';
 import { approveTask } from '../../executor/decisions.js';
 import { openLocal, taskIdArgument } from '../../executor/setup.js';
+import { CliError } from '../errors.js';
 import { asCliError } from './local-common.js';
 
 /**
@@ -22,6 +24,7 @@ export async function run(rawId: string, opts: { vault: string; agent: string })
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } catch (error) {
-    throw asCliError(error);
+    // An unsafe vault path (a link the remote planted) is a one-line refusal with its own exit code.
+    throw asCliError(error instanceof FteError ? new CliError(error.message, error.exitCode) : error);
   }
 }
