@@ -14,6 +14,7 @@ import { VaultRepo } from '../core/vault-repo.js';
 import { approveTask } from '../executor/decisions.js';
 import { stableMessageId } from '../executor/email.js';
 import { loadApprovalKey } from '../executor/key.js';
+import { openStateDir } from '../executor/state.js';
 import { ms, percentile, printTable, progress, type Row, timed } from './report.js';
 
 /**
@@ -134,12 +135,21 @@ export async function benchExecutor(options: { samples?: number } = {}): Promise
       FTE_APPROVAL_KEY_FILE: keyFile,
       FTE_EMAIL_RATE_PER_HOUR: '100000',
       FTE_LOG_LEVEL: 'warn',
+      FTE_STATE_DIR: join(root, 'state'),
+      FTE_EXECUTOR_CONFIG: join(root, 'config', 'executor.json'),
     };
+    // The handbook may only lower the laptop's limit (the default one says 10 an hour): the bench's own
+    // vault says more, so the local FTE_EMAIL_RATE_PER_HOUR is the limit.
+    await writeFile(
+      join(localDir, 'Company_Handbook.md'),
+      '# Handbook\n\n- At most 100000 emails per hour.\n',
+    );
     daemon = spawn(process.execPath, [CLI, 'executor', '--vault', localDir, '--interval', '1'], {
       env,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    await until(() => existsSync(join(localDir, '.fte', 'executor.lock')));
+    const state = await openStateDir(localDir, env);
+    await until(() => existsSync(state.lock));
     await sleep(1500);
 
     progress(`handover: ${samples} approval requests written on the cloud, each awaited in the local clone`);

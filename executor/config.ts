@@ -1,9 +1,20 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { isErrno } from '../core/fsutil.js';
 import { HANDBOOK_FILE } from '../core/layout.js';
+import { ACTIONS } from '../core/schemas.js';
+import { VaultFiles } from '../core/vault/safe-fs.js';
 
-/** The executor's configuration from the environment (a local env file outside the vault), validated by zod. */
+/**
+ * The executor's configuration, validated by zod. Everything that limits what the laptop does (the hourly
+ * rates, DRY_RUN, the allowed actions) is the laptop's own: its environment, else an optional config file
+ * outside the vault (`FTE_EXECUTOR_CONFIG`, default `$XDG_CONFIG_HOME/fte/executor.json`), else the
+ * defaults. `Company_Handbook.md` is in the vault, which the cloud writes too: it may only tighten a
+ * limit (effective rate = min(local, handbook)), never loosen one.
+ */
 
 export class ConfigError extends Error {}
 
@@ -38,7 +49,55 @@ const Env = z.object({
   FTE_EMAIL_RATE_PER_HOUR: z.coerce.number().int().min(0).optional(),
   DRY_RUN: booleanish.optional(),
   FTE_OWNER: z.string().trim().min(1).optional(),
+  FTE_ALLOWED_ACTIONS: z.string().trim().optional(),
 });
+
+/** `executor.json`: the same limits as the environment, for owners who prefer a file. Unknown keys are refused. */
+const LocalFile = z.strictObject({
+  dry_run: z.boolean().optional(),
+  emails_per_hour: z.number().int().min(0).optional(),
+  /** Per action: side effects per hour (send_email here is the same as emails_per_hour). */
+  rate_per_hour: z.partialRecord(z.enum(ACTIONS), z.number().int().min(0)).optional(),
+  /** Actions this machine may carry out; default: every action it has an executor for. */
+  allowed_actions: z.array(z.enum(ACTIONS)).optional(),
+  owner: z.string().trim().min(1).optional(),
+});
+type LocalFile = z.infer<typeof LocalFile>;
+
+/** `FTE_EXECUTOR_CONFIG`, else `$XDG_CONFIG_HOME/fte/executor.json`, else `~/.config/fte/executor.json`. */
+export function localConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.FTE_EXECUTOR_CONFIG && env.FTE_EXECUTOR_CONFIG.trim() !== '')
+    return resolve(env.FTE_EXECUTOR_CONFIG);
+  const config =
+    env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return join(config, 'fte', 'executor.json');
+}
+
+async function readLocalFile(path: string): Promise<LocalFile> {
+  let text: string;
+  try {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      if (!(await handle.stat()).isFile()) throw new ConfigError(`${path} is not a regular file`);
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return {};
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = LocalFile.safeParse(json);
+  if (!parsed.success)
+    throw new ConfigError(`invalid executor configuration in ${path}: ${describe(parsed.error)}`);
+  return parsed.data;
+}
 
 export type SmtpConfig = {
   host: string;
@@ -54,14 +113,28 @@ export type ExecutorConfig = {
   /** The From address, also for stable Message-IDs in DRY_RUN. */
   from: string;
   dryRun: boolean;
-  /** From FTE_EMAIL_RATE_PER_HOUR, else the handbook, else 10. */
+  /** min(FTE_EMAIL_RATE_PER_HOUR or executor.json or 10, the handbook's limit if it states one). */
   emailsPerHour: number;
   owner: string;
+  /** Other actions' hourly limits (same rule); an action not listed gets DEFAULT_RATE_PER_HOUR. */
+  ratesPerHour?: Partial<Record<string, number>>;
+  /** Actions this machine may carry out; undefined: every action it has an executor for. */
+  allowedActions?: string[];
+  /** Where each limit came from, for the start-up log line. */
+  limitSources?: Record<string, string>;
 };
+
+export const DEFAULT_RATE_PER_HOUR = 10;
+
+/** The hourly limit of an action under a config. */
+export function ratePerHour(config: ExecutorConfig, action: string): number {
+  if (action === 'send_email') return config.emailsPerHour;
+  return config.ratesPerHour?.[action] ?? DEFAULT_RATE_PER_HOUR;
+}
 
 export const DEFAULT_EMAILS_PER_HOUR = 10;
 
-/** "At most 10 emails per hour" in Company_Handbook.md, the owner's own words. */
+/** "At most 10 emails per hour" in Company_Handbook.md: may only lower the laptop's own limit. */
 export function rateFromHandbook(text: string): number | undefined {
   const match = /at most\s+(\d+)\s+e-?mails?\s+(?:per|an|each|every)\s+hour/i.exec(text);
   return match ? Number(match[1]) : undefined;
@@ -69,6 +142,12 @@ export function rateFromHandbook(text: string): number | undefined {
 
 function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+}
+
+/** The handbook's rate, read through VaultFiles (never through a link); undefined when absent or unsafe. */
+export async function handbookRate(vaultRoot: string): Promise<number | undefined> {
+  const read = await new VaultFiles(vaultRoot).readText(HANDBOOK_FILE, 1024 * 1024);
+  return read.kind === 'ok' ? rateFromHandbook(read.text) : undefined;
 }
 
 /** Reads the config; a value that is set but wrong is a ConfigError naming the variable. */
@@ -87,10 +166,42 @@ export async function loadExecutorConfig(
   if (e.SMTP_HOST && !e.SMTP_FROM) throw new ConfigError('SMTP_HOST is set but SMTP_FROM is not');
   const secure = e.SMTP_SECURE ?? e.SMTP_PORT === 465;
   const from = e.SMTP_FROM ?? 'fte@localhost.invalid';
-  let emailsPerHour = e.FTE_EMAIL_RATE_PER_HOUR;
-  if (emailsPerHour === undefined && vaultRoot) {
-    emailsPerHour = rateFromHandbook(await readFile(join(vaultRoot, HANDBOOK_FILE), 'utf8').catch(() => ''));
+  const file = await readLocalFile(localConfigPath(env));
+  const sources: Record<string, string> = {};
+  let emailsPerHour: number;
+  if (e.FTE_EMAIL_RATE_PER_HOUR !== undefined) {
+    emailsPerHour = e.FTE_EMAIL_RATE_PER_HOUR;
+    sources.send_email = 'FTE_EMAIL_RATE_PER_HOUR';
+  } else if (file.emails_per_hour !== undefined || file.rate_per_hour?.send_email !== undefined) {
+    emailsPerHour = Math.min(
+      file.emails_per_hour ?? Number.POSITIVE_INFINITY,
+      file.rate_per_hour?.send_email ?? Number.POSITIVE_INFINITY,
+    );
+    sources.send_email = localConfigPath(env);
+  } else {
+    emailsPerHour = DEFAULT_EMAILS_PER_HOUR;
+    sources.send_email = 'default';
   }
+  const handbook = vaultRoot ? await handbookRate(vaultRoot) : undefined;
+  if (handbook !== undefined && handbook < emailsPerHour) {
+    emailsPerHour = handbook;
+    sources.send_email = `${HANDBOOK_FILE} (stricter than the local setting)`;
+  }
+  let allowedActions: string[] | undefined = file.allowed_actions;
+  if (e.FTE_ALLOWED_ACTIONS !== undefined && e.FTE_ALLOWED_ACTIONS !== '') {
+    const listed = e.FTE_ALLOWED_ACTIONS.split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const unknown = listed.filter((a) => !(ACTIONS as readonly string[]).includes(a));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `invalid executor configuration: FTE_ALLOWED_ACTIONS: unknown action(s) ${unknown.join(', ')}`,
+      );
+    }
+    allowedActions = listed;
+  }
+  const ratesPerHour: Partial<Record<string, number>> = { ...file.rate_per_hour };
+  delete ratesPerHour.send_email;
   return {
     smtp: e.SMTP_HOST
       ? {
@@ -102,8 +213,11 @@ export async function loadExecutorConfig(
         }
       : undefined,
     from,
-    dryRun: e.DRY_RUN ?? false,
-    emailsPerHour: emailsPerHour ?? DEFAULT_EMAILS_PER_HOUR,
-    owner: e.FTE_OWNER ?? 'owner',
+    dryRun: e.DRY_RUN ?? file.dry_run ?? false,
+    emailsPerHour,
+    owner: e.FTE_OWNER ?? file.owner ?? 'owner',
+    ratesPerHour,
+    allowedActions,
+    limitSources: sources,
   };
 }

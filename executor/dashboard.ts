@@ -1,18 +1,20 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { AuditLog } from '../core/audit.js';
 import { CodecError, decodeUpdate } from '../core/codec.js';
-import { isErrno, listMarkdown, writeFileAtomic } from '../core/fsutil.js';
-import { DASHBOARD_FILE, FOLDERS } from '../core/layout.js';
-import type { AuditRecord } from '../core/schemas.js';
-import { scanVault, summarizeTasks, type VaultEntry } from '../core/status.js';
+import { UnsafePathError } from '../core/errors.js';
+import { parseMarkdown } from '../core/frontmatter.js';
+import { isErrno, writeFileAtomic } from '../core/fsutil.js';
+import { DASHBOARD_FILE, FOLDERS, locate } from '../core/layout.js';
+import { type AuditRecord, canonicalize } from '../core/schemas.js';
+import { summarizeTasks, type VaultEntry } from '../core/status.js';
 import type { SyncReport } from '../core/vault-repo.js';
+import type { TaskFiles } from './vault-files.js';
 
 /**
  * `Dashboard.md`, written by Local only (single writer, atomic write). Each pass merges the `Updates/`
- * signals into a small local state file (`.fte/dashboard.json`), archives them into `Updates/archive/`,
+ * signals into a small local state file (`dashboard.json` in the executor's state folder, outside the
+ * working tree), archives them into `Updates/archive/`,
  * and renders the dashboard from that state and the vault. The text changes only when something did, so
  * an idle executor makes no commits.
  */
@@ -195,18 +197,57 @@ export function renderDashboard(view: DashboardView): string {
   return out.join('\n');
 }
 
+/**
+ * The protocol's task files, read only through VaultFiles: a link or special file is reported (by the
+ * TaskFiles' unsafe hook) and left out, never read, so nothing outside the vault reaches the dashboard.
+ */
+export async function scanTasks(files: TaskFiles): Promise<VaultEntry[]> {
+  const paths: string[] = [];
+  for (const top of [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval]) {
+    for (const sub of await files.listFolders(top)) {
+      for (const file of await files.listMarkdown(`${top}/${sub}`)) paths.push(`${top}/${sub}/${file}`);
+    }
+  }
+  for (const top of [FOLDERS.approved, FOLDERS.rejected, FOLDERS.done]) {
+    for (const file of await files.listMarkdown(top)) paths.push(`${top}/${file}`);
+  }
+  const entries: VaultEntry[] = [];
+  for (const path of paths) {
+    const location = locate(path);
+    if (!location) continue;
+    const entry: VaultEntry = { ...location, path };
+    const read = await files.files.readText(path);
+    if (read.kind === 'missing') continue;
+    if (read.kind === 'refused') {
+      files.reportUnsafe({ path: read.at, problem: read.problem, reason: read.reason });
+      entry.error = `not read: ${read.reason}`;
+    } else {
+      try {
+        entry.data = canonicalize(parseMarkdown(read.text).data);
+      } catch (error) {
+        entry.error = error instanceof Error ? error.message : String(error);
+      }
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
 export class DashboardWriter {
-  private readonly statePath: string;
   private rendered = false;
 
   constructor(
-    private readonly root: string,
+    private readonly files: TaskFiles,
     private readonly agent: string,
     private readonly audit: AuditLog,
     private readonly clock: () => Date,
-  ) {
-    this.statePath = join(root, '.fte', 'dashboard.json');
-  }
+    /** `dashboard.json` in the executor's state folder (outside the working tree). */
+    private readonly statePath: string,
+    /** Appends an audit record without letting an unsafe log path stop the pass. */
+    private readonly record: (input: Parameters<AuditLog['append']>[0]) => Promise<void> = async (i) => {
+      await audit.append(i);
+    },
+  ) {}
 
   private async loadState(): Promise<DashboardState> {
     try {
@@ -231,15 +272,16 @@ export class DashboardWriter {
     const state = await this.loadState();
     const touched: string[] = [];
     let merged = 0;
-    for (const file of (await listMarkdown(join(this.root, FOLDERS.updates))).sort()) {
+    for (const file of (await this.files.listMarkdown(FOLDERS.updates)).sort()) {
       const path = `${FOLDERS.updates}/${file}`;
-      let text: string;
-      try {
-        text = await readFile(join(this.root, path), 'utf8');
-      } catch (error) {
-        if (isErrno(error, 'ENOENT')) continue;
-        throw error;
+      const read = await this.files.files.readText(path);
+      if (read.kind === 'missing') continue;
+      if (read.kind === 'refused') {
+        // Oversized or not UTF-8: never read; the git owner quarantines it.
+        this.files.reportUnsafe({ path: read.at, problem: read.problem, reason: read.reason });
+        continue;
       }
+      const text = read.text;
       try {
         const { data } = decodeUpdate(text);
         if (data.kind === 'heartbeat') {
@@ -264,7 +306,7 @@ export class DashboardWriter {
           kind: 'unreadable',
           summary: `${path}: ${error.message}`,
         });
-        await this.audit.append({
+        await this.record({
           action_type: 'update_unreadable',
           actor: this.agent,
           target: path,
@@ -274,8 +316,13 @@ export class DashboardWriter {
         touched.push(FOLDERS.logs);
       }
       const target = await this.archiveName(file);
-      await mkdir(join(this.root, ARCHIVE), { recursive: true });
-      await rename(join(this.root, path), join(this.root, target));
+      try {
+        if (!(await this.files.files.move(path, target))) continue;
+      } catch (error) {
+        if (!(error instanceof UnsafePathError)) throw error;
+        this.files.reportUnsafe({ path: error.path, problem: 'link', reason: error.reason });
+        continue;
+      }
       touched.push(path, target);
       merged++;
     }
@@ -292,18 +339,19 @@ export class DashboardWriter {
     // Rendering reads every task file; an idle pass (nothing pulled, nothing done) skips it.
     if (merged === 0 && !syncChanged && !changed && this.rendered) return { touched, merged };
     this.rendered = true;
-    await writeFileAtomic(this.statePath, `${JSON.stringify(state, null, 2)}\n`);
+    await writeFileAtomic(this.statePath, `${JSON.stringify(state, null, 2)}\n`, 0o600);
 
     const text = renderDashboard({
       now,
       agent: this.agent,
       state,
-      entries: await scanVault(this.root),
+      entries: await scanTasks(this.files),
       activity: await this.recentActivity(now),
     });
-    const current = await readFile(join(this.root, DASHBOARD_FILE), 'utf8').catch(() => undefined);
-    if (current !== text) {
-      await writeFileAtomic(join(this.root, DASHBOARD_FILE), text);
+    const current = await this.files.files.readText(DASHBOARD_FILE);
+    if (current.kind !== 'ok' || current.text !== text) {
+      // writeAtomic replaces a link planted at Dashboard.md itself (rename never follows it).
+      await this.files.files.writeAtomic(DASHBOARD_FILE, text);
       touched.push(DASHBOARD_FILE);
     }
     return { touched, merged };
@@ -311,7 +359,7 @@ export class DashboardWriter {
 
   private async archiveName(file: string): Promise<string> {
     let target = `${ARCHIVE}/${file}`;
-    for (let n = 2; existsSync(join(this.root, target)); n++)
+    for (let n = 2; await this.files.occupied(target); n++)
       target = `${ARCHIVE}/${file.slice(0, -3)}-${n}.md`;
     return target;
   }
@@ -323,7 +371,7 @@ export class DashboardWriter {
       try {
         records.push(...(await this.audit.read(day)));
       } catch (error) {
-        if (!(error instanceof CodecError)) throw error;
+        if (!(error instanceof CodecError) && !(error instanceof UnsafePathError)) throw error;
         // A damaged log line must not take the dashboard down; the log itself keeps it.
       }
     }

@@ -1,25 +1,22 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AuditLog } from '../core/audit.js';
+import { approvalParameters } from '../core/codec.js';
 import { stringifyMarkdown } from '../core/frontmatter.js';
-import { writeFileAtomic, writeFileIfAbsent } from '../core/fsutil.js';
 import { FOLDERS, itemPaths } from '../core/layout.js';
+import { idempotencyKey } from './actions/at-most-once.js';
+import type { ActionRegistry } from './actions/index.js';
+import { InvalidActionError, type Prepared } from './actions/types.js';
 import type { Ledger } from './ledger.js';
 import { type Approval, isExpired, signApproval } from './signature.js';
-import {
-  allInProgressPaths,
-  allPendingPaths,
-  pendingPaths,
-  readApproval,
-  removeIfPresent,
-  retireItem,
-  writeDoc,
-} from './vault-files.js';
+import { TaskFiles } from './vault-files.js';
+
+export { idempotencyKey };
 
 /**
  * The owner's decisions as file operations (no git): approve = sign and move into `Approved/`, reject =
  * move into `Rejected/` with the item beside it, refuse = keep the file where it is with the reason. The
  * executor commits them (it is the one git owner of the local clone); each returns the paths it touched.
+ * Every decision is also recorded in the laptop's ledger (outside the working tree): the owner's last word
+ * outlives whatever files the remote later holds.
  */
 
 export type DecisionContext = {
@@ -30,6 +27,12 @@ export type DecisionContext = {
   owner: string;
   audit: AuditLog;
   clock: () => Date;
+  /** The laptop's ledger: decisions are recorded there, and a sent task is never approved or rejected again. */
+  ledger?: Ledger;
+  /** The executors: an approval they cannot show in full (an unknown parameter) is refused, not signed. */
+  actions?: ActionRegistry;
+  /** Task-file access; defaults to one over `root`. */
+  files?: TaskFiles;
 };
 
 export class DecisionError extends Error {
@@ -41,26 +44,52 @@ export class DecisionError extends Error {
   }
 }
 
+const filesOf = (ctx: DecisionContext) => ctx.files ?? new TaskFiles(ctx.root);
+
 /** Statuses an approval in `Approved/` may be (re-)approved from by the owner. */
 const REAPPROVABLE = new Set(['pending', 'approved', 'refused']);
 
-/** Signs the owner's approval of task `id` (from `Pending_Approval/<d>/` or an unsigned/refused `Approved/` file). */
+/** Every parameter of an approval as `[key, value]` lines, for actions this machine has no executor for. */
+function rawEffect(approval: Approval): Array<[string, string]> {
+  return Object.entries(approvalParameters(approval.data)).map(([k, v]) => [
+    k,
+    typeof v === 'string' ? v : JSON.stringify(v),
+  ]);
+}
+
+/**
+ * Signs the owner's approval of task `id` (from `Pending_Approval/<d>/` or an unsigned/refused `Approved/`
+ * file). Returns what the approval does (`effect`: every recipient and effect) for the owner to see.
+ */
 export async function approveTask(
   ctx: DecisionContext,
   key: Buffer,
   id: string,
   via: 'cli' | 'obsidian' | 'status_page',
-): Promise<{ path: string; approval: Approval; touched: string[] }> {
+): Promise<{
+  path: string;
+  approval: Approval;
+  touched: string[];
+  effect: Array<[string, string]>;
+  notes: string[];
+}> {
+  const files = filesOf(ctx);
   const now = ctx.clock();
-  const pending = await pendingPaths(ctx.root, id);
+  const pending = await files.pendingPaths(id);
   const approvedPath = itemPaths.approved(id);
-  const inApproved = existsSync(join(ctx.root, approvedPath));
+  const inApproved = await files.isFile(approvedPath);
   const source = inApproved ? approvedPath : pending[0];
   if (!source) {
     throw new DecisionError(`no approval request ${id} in Pending_Approval/ or Approved/`, 'not_found');
   }
-  const read = await readApproval(ctx.root, source);
+  const read = await files.readApproval(source);
   if (read.kind === 'missing') throw new DecisionError(`${source} disappeared`, 'not_found');
+  if (read.kind === 'unsafe') {
+    throw new DecisionError(
+      `${read.entry.path} is ${read.entry.reason}; it is never read or approved`,
+      'refused',
+    );
+  }
   if (read.kind !== 'ok')
     throw new DecisionError(`${source} is not a valid approval request: ${read.reason}`, 'refused');
   const { approval } = read;
@@ -77,19 +106,60 @@ export async function approveTask(
     );
   }
   if (isExpired(approval.data, now)) {
+    await ctx.ledger?.append({
+      ts: now.toISOString(),
+      key: idempotencyKey(approval),
+      task: id,
+      action: approval.data.action,
+      kind: 'expired',
+      detail: `expired at ${approval.data.expires}`,
+    });
     throw new DecisionError(
       `${id} expired at ${approval.data.expires}; ask for a new draft instead of approving this one`,
       'refused',
     );
   }
+  // What the signature will cover, as the executor will carry it out: refused if it cannot be shown in full.
+  let effect = rawEffect(approval);
+  let notes: string[] = [];
+  const executor = ctx.actions?.get(approval.data.action);
+  if (executor) {
+    let prepared: Prepared<unknown>;
+    try {
+      prepared = executor.prepare(approval);
+    } catch (error) {
+      if (error instanceof InvalidActionError)
+        throw new DecisionError(`${id} cannot be approved: ${error.message}`, 'refused');
+      throw error;
+    }
+    effect = prepared.effect;
+    notes = prepared.notes;
+  }
   const signed = signApproval(key, approval, { now, by: ctx.owner, via });
+  if (ctx.ledger) {
+    const { state } = await ctx.ledger.state(idempotencyKey(signed));
+    if (state === 'sent' || state === 'uncertain') {
+      throw new DecisionError(
+        `${id} has already been carried out or may have been (${state}); it is not approved again`,
+        'conflict',
+      );
+    }
+  }
   const text = stringifyMarkdown(signed);
   if (inApproved) {
-    await writeFileAtomic(join(ctx.root, approvedPath), text);
-  } else if (!(await writeFileIfAbsent(join(ctx.root, approvedPath), text))) {
+    await files.files.writeAtomic(approvedPath, text);
+  } else if (!(await files.files.writeIfAbsent(approvedPath, text))) {
     throw new DecisionError(`${approvedPath} appeared meanwhile; run the command again`, 'conflict');
   }
-  for (const path of pending) await removeIfPresent(ctx.root, path);
+  for (const path of pending) await files.remove(path);
+  await ctx.ledger?.append({
+    ts: now.toISOString(),
+    key: idempotencyKey(signed),
+    task: id,
+    action: signed.data.action,
+    kind: 'approved',
+    detail: `approved by ${ctx.owner} via ${via}`,
+  });
   await ctx.audit.append({
     action_type: 'approval_granted',
     actor: ctx.agent,
@@ -108,42 +178,49 @@ export async function approveTask(
   return {
     path: approvedPath,
     approval: signed,
-    touched: [approvedPath, ...(await allPendingPaths(ctx.root, id)), FOLDERS.logs],
+    touched: [approvedPath, ...(await files.allPendingPaths(id)), FOLDERS.logs],
+    effect,
+    notes,
   };
 }
 
 /**
  * Rejects task `id`: its approval request moves to `Rejected/<id>.md` (`status: rejected`) and its item to
- * `Rejected/<id>.item.md`. An approval whose sending has started (the ledger has a record for it) is not
- * rejectable any more: it is sent, or Uncertain and waits for `fte resolve`.
+ * `Rejected/<id>.item.md`, and the ledger records the rejection: no approval of this task signed before now
+ * is ever executed, whatever copy the remote brings back. An approval whose execution has started (the
+ * ledger has a sent or uncertain record for it) is not rejectable any more: it is sent, or Uncertain and
+ * waits for `fte resolve`.
  */
 export async function rejectTask(
   ctx: DecisionContext,
   id: string,
   reason: string | undefined,
   via: 'cli' | 'obsidian' | 'status_page',
-  ledger?: Ledger,
+  ledger: Ledger | undefined = ctx.ledger,
 ): Promise<{ path: string; touched: string[] }> {
+  const files = filesOf(ctx);
   const now = ctx.clock();
   const rejectedPath = itemPaths.rejected(id);
   const approvedPath = itemPaths.approved(id);
   const candidates = [
-    ...(existsSync(join(ctx.root, rejectedPath)) ? [rejectedPath] : []),
-    ...(await pendingPaths(ctx.root, id)),
-    ...(existsSync(join(ctx.root, approvedPath)) ? [approvedPath] : []),
+    ...((await files.isFile(rejectedPath)) ? [rejectedPath] : []),
+    ...(await files.pendingPaths(id)),
+    ...((await files.isFile(approvedPath)) ? [approvedPath] : []),
   ];
   const source = candidates[0];
   if (!source)
     throw new DecisionError(`no approval request ${id} in Pending_Approval/ or Approved/`, 'not_found');
-  const read = await readApproval(ctx.root, source);
-  if (read.kind === 'missing' || read.kind === 'unreadable') {
-    throw new DecisionError(
-      `${source} cannot be read: ${read.kind === 'unreadable' ? read.reason : 'missing'}`,
-      'refused',
-    );
+  const read = await files.readApproval(source);
+  if (read.kind === 'missing' || read.kind === 'unreadable' || read.kind === 'unsafe') {
+    const why =
+      read.kind === 'unreadable' ? read.reason : read.kind === 'unsafe' ? read.entry.reason : 'missing';
+    throw new DecisionError(`${source} cannot be read: ${why}`, 'refused');
   }
   const data = read.raw.data;
-  if (source === rejectedPath && data.status !== 'pending' && data.status !== 'approved') {
+  if (
+    source === rejectedPath &&
+    !['pending', 'approved', 'refused', 'failed', 'expired'].includes(String(data.status))
+  ) {
     throw new DecisionError(`${id} is already ${String(data.status)} in Rejected/`, 'conflict');
   }
   if (data.status === 'executed' || data.status === 'uncertain') {
@@ -158,23 +235,33 @@ export async function rejectTask(
       );
     }
   }
+  const rejectionReason = reason ?? `rejected by the owner (${via})`;
+  // The owner's word first, where no pull can reach it.
+  await ledger?.append({
+    ts: now.toISOString(),
+    key: read.kind === 'ok' ? idempotencyKey(read.approval) : `${String(data.action ?? 'unknown')}:${id}:-`,
+    task: id,
+    action: String(data.action ?? 'unknown'),
+    kind: 'rejected',
+    detail: rejectionReason.slice(0, 300),
+  });
   const rejected = {
     data: {
       ...data,
       status: 'rejected',
       rejected_at: now.toISOString(),
-      rejection_reason: reason ?? `rejected by the owner (${via})`,
+      rejection_reason: rejectionReason,
     },
     body: read.raw.body,
   };
-  await writeDoc(ctx.root, rejectedPath, rejected);
-  for (const path of candidates) if (path !== rejectedPath) await removeIfPresent(ctx.root, path);
-  const itemTouched = await retireItem(ctx.root, id, data.source, 'rejected', 'rejected');
+  await files.writeDoc(rejectedPath, rejected);
+  for (const path of candidates) if (path !== rejectedPath) await files.remove(path);
+  const itemTouched = await files.retireItem(id, data.source, 'rejected', 'rejected');
   await ctx.audit.append({
     action_type: 'approval_rejected',
     actor: ctx.agent,
     target: rejectedPath,
-    parameters: { action: data.action ?? null, via, reason: rejected.data.rejection_reason },
+    parameters: { action: data.action ?? null, via, reason: rejectionReason },
     approval_status: 'rejected',
     approved_by: null,
     result: 'rejected',
@@ -187,8 +274,8 @@ export async function rejectTask(
       approvedPath,
       itemPaths.rejectedItem(id),
       ...itemTouched,
-      ...(await allPendingPaths(ctx.root, id)),
-      ...(await allInProgressPaths(ctx.root, id)),
+      ...(await files.allPendingPaths(id)),
+      ...(await files.allInProgressPaths(id)),
       FOLDERS.logs,
     ],
   };
@@ -204,7 +291,7 @@ export async function refuseApproval(
   reason: string,
 ): Promise<string[]> {
   const now = ctx.clock();
-  await writeDoc(ctx.root, path, {
+  await filesOf(ctx).writeDoc(path, {
     data: {
       ...raw.data,
       status: 'refused',
@@ -227,15 +314,11 @@ export async function refuseApproval(
   return [path, FOLDERS.logs];
 }
 
-/** The ledger key of an approval: the task and exactly what was approved. */
-export function idempotencyKey(approval: Approval): string {
-  return `${approval.data.action}:${approval.data.task}:${approval.data.content_sha256.slice(0, 16)}`;
-}
-
 /**
  * The owner's word on an Uncertain send: `sent` (it did go out: finish without sending) or `not_sent`
  * (it did not: send it again, with the same Message-ID). Only an approval in `Approved/` with
- * `status: uncertain` can be resolved.
+ * `status: uncertain` whose ledger record is uncertain too can be resolved (a file the remote marked
+ * uncertain cannot release a send the ledger knows went out).
  */
 export async function resolveTask(
   ctx: DecisionContext,
@@ -243,9 +326,12 @@ export async function resolveTask(
   id: string,
   outcome: 'sent' | 'not_sent',
 ): Promise<{ path: string; touched: string[] }> {
+  const files = filesOf(ctx);
   const path = itemPaths.approved(id);
-  const read = await readApproval(ctx.root, path);
+  const read = await files.readApproval(path);
   if (read.kind === 'missing') throw new DecisionError(`no approval ${id} in Approved/`, 'not_found');
+  if (read.kind === 'unsafe')
+    throw new DecisionError(`${read.entry.path} is ${read.entry.reason}; it is never read`, 'refused');
   if (read.kind !== 'ok')
     throw new DecisionError(`${path} is not a valid approval: ${read.reason}`, 'refused');
   if (read.approval.data.status !== 'uncertain') {
@@ -255,6 +341,13 @@ export async function resolveTask(
     );
   }
   const key = idempotencyKey(read.approval);
+  const { state } = await ledger.state(key);
+  if (state !== 'uncertain') {
+    throw new DecisionError(
+      `this machine's ledger says ${id} is ${state}, not uncertain; there is nothing to resolve`,
+      'conflict',
+    );
+  }
   await ledger.append({
     ts: ctx.clock().toISOString(),
     key,
@@ -266,7 +359,7 @@ export async function resolveTask(
   });
   const data: Record<string, unknown> = { ...read.approval.data, status: 'approved' };
   delete data.error;
-  await writeDoc(ctx.root, path, { data, body: read.approval.body });
+  await files.writeDoc(path, { data, body: read.approval.body });
   await ctx.audit.append({
     action_type: 'send_resolved',
     actor: ctx.agent,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { approvalParameters } from '../core/codec.js';
 import { bareAddress, type SmtpConfig } from './config.js';
 import type { Approval } from './signature.js';
 
@@ -9,6 +10,8 @@ export type OutgoingEmail = {
   from: string;
   to: string;
   cc?: string;
+  /** Envelope recipients only: never written as a header. */
+  bcc?: string;
   subject: string;
   text: string;
   messageId: string;
@@ -34,38 +37,112 @@ export function replySubject(subject: string | undefined): string {
   return s ? `Re: ${s}` : 'Re:';
 }
 
-const MESSAGE_ID = /<[^<>\s]+>/g;
+/**
+ * An RFC 5322 msg-id as it may appear in `In-Reply-To`/`References`: `<local@domain>`, printable ASCII,
+ * no spaces or brackets inside. Anything else (a Gmail API id another tool stored) never becomes a header.
+ */
+const ATEXT = "[A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~]+";
+const DOT_ATOM = `${ATEXT}(?:\\.${ATEXT})*`;
+const MSG_ID = new RegExp(`^<${DOT_ATOM}@${DOT_ATOM}>$`);
+export function isMsgId(value: string): boolean {
+  return value.length <= 998 && MSG_ID.test(value);
+}
 
 /** `References` for a reply: the thread so far, then the message answered (RFC 5322 §3.6.4). */
 export function replyReferences(references: string | undefined, inReplyTo: string | undefined): string[] {
-  const ids = [...(references?.match(MESSAGE_ID) ?? [])];
+  const ids = (references ?? '').split(/\s+/).filter((token) => isMsgId(token));
   if (inReplyTo && !ids.includes(inReplyTo)) ids.push(inReplyTo);
   return ids;
 }
 
+/** The parameters a `send_email` approval may carry: every one is shown to the owner and signed. */
+export const EMAIL_PARAMETERS = new Set(['to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references']);
+
 const str = (value: unknown): string | undefined =>
   typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 
-/** Builds the message for an approved `send_email` (pure). The body is exactly the approved draft. */
-export function buildReply(approval: Approval, from: string): OutgoingEmail {
-  const data = approval.data;
-  const to = str(data.to);
-  if (!to) throw new InvalidEmailError('the approval has no recipient (to)');
-  for (const address of to.split(',')) {
-    if (!bareAddress(address.trim()))
-      throw new InvalidEmailError(`not an email address in to: ${JSON.stringify(address.trim())}`);
+/** Header injection and lookalikes: no line breaks or other control characters in any header value. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function addressList(field: string, value: unknown, required: boolean): string | undefined {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+    if (required) throw new InvalidEmailError(`the approval has no recipient (${field})`);
+    return undefined;
   }
-  const inReplyTo = str(data.in_reply_to)?.match(MESSAGE_ID)?.[0];
+  if (typeof value !== 'string') {
+    throw new InvalidEmailError(
+      `${field} must be a comma-separated list of addresses, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (CONTROL.test(value)) throw new InvalidEmailError(`${field} contains a line break or control character`);
+  for (const address of value.split(',')) {
+    if (!bareAddress(address.trim()))
+      throw new InvalidEmailError(`not an email address in ${field}: ${JSON.stringify(address.trim())}`);
+  }
+  return value.trim();
+}
+
+/**
+ * Builds the message for an approved `send_email` (pure). The body is exactly the approved draft. A
+ * parameter the executor does not know, or a known one of the wrong shape, is an InvalidEmailError: the
+ * approval is refused rather than sent with something the owner was not shown. `notes` says what was
+ * dropped (reply ids that are not RFC 5322 msg-ids) without failing the send.
+ */
+export function buildReply(approval: Approval, from: string): OutgoingEmail & { notes: string[] } {
+  const data = approval.data;
+  const unknown = Object.keys(approvalParameters(data)).filter((k) => !EMAIL_PARAMETERS.has(k));
+  if (unknown.length > 0) {
+    throw new InvalidEmailError(
+      `parameters send_email does not show or understand: ${unknown.sort().join(', ')} (refused rather than sent)`,
+    );
+  }
+  const to = addressList('to', data.to, true) as string;
+  const cc = addressList('cc', data.cc, false);
+  const bcc = addressList('bcc', data.bcc, false);
+  for (const field of ['subject', 'in_reply_to', 'references'] as const) {
+    const value = data[field];
+    if (value !== undefined && value !== null && typeof value !== 'string')
+      throw new InvalidEmailError(`${field} must be text, got ${JSON.stringify(value)}`);
+  }
+  const subject = str(data.subject);
+  if (subject && CONTROL.test(subject))
+    throw new InvalidEmailError('subject contains a line break or control character');
+  const notes: string[] = [];
+  const rawReplyTo = str(data.in_reply_to);
+  let inReplyTo: string | undefined;
+  if (rawReplyTo) {
+    if (isMsgId(rawReplyTo)) inReplyTo = rawReplyTo;
+    else
+      notes.push(
+        `in_reply_to ${JSON.stringify(rawReplyTo.slice(0, 80))} is not an RFC 5322 Message-ID; sent without In-Reply-To`,
+      );
+  }
+  const rawReferences = str(data.references);
+  const dropped = (rawReferences ?? '').split(/\s+/).filter((t) => t !== '' && !isMsgId(t));
+  if (dropped.length > 0) {
+    notes.push(`references: dropped ${dropped.length} value(s) that are not RFC 5322 Message-IDs`);
+  }
+  const references = replyReferences(rawReferences, inReplyTo);
   return {
     from,
     to,
-    cc: str(data.cc),
-    subject: inReplyTo ? replySubject(str(data.subject)) : (str(data.subject) ?? '(no subject)'),
+    cc,
+    bcc,
+    subject: inReplyTo ? replySubject(subject) : (subject ?? '(no subject)'),
     text: approval.body,
     messageId: stableMessageId(data.task, from),
     inReplyTo,
-    references: inReplyTo ? replyReferences(str(data.references), inReplyTo) : undefined,
+    references: references.length > 0 ? references : undefined,
+    notes,
   };
+}
+
+/** Every address the message goes to (to, cc, bcc), bare. */
+export function envelopeRecipients(mail: OutgoingEmail): string[] {
+  return [mail.to, mail.cc ?? '', mail.bcc ?? '']
+    .flatMap((list) => list.split(','))
+    .map((a) => bareAddress(a.trim()))
+    .filter((a): a is string => a !== undefined);
 }
 
 export type SendResult = { messageId: string; accepted: string[]; rejected: string[]; response: string };
@@ -121,10 +198,7 @@ export class SmtpTransport implements MailTransport {
     const raw = await composeRaw(mail, new Date());
     const envelope = {
       from: bareAddress(mail.from) ?? mail.from,
-      to: [mail.to, mail.cc ?? '']
-        .flatMap((list) => list.split(','))
-        .map((a) => bareAddress(a.trim()))
-        .filter((a): a is string => a !== undefined),
+      to: envelopeRecipients(mail),
     };
     const connection = new SMTPConnection({
       host: this.config.host,

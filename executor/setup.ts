@@ -1,11 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditLog } from '../core/audit.js';
+import { Git } from '../core/git.js';
 import { sanitizeTaskId } from '../core/ids.js';
+import { type ActionRegistry, actionRegistry } from './actions/index.js';
 import { ConfigError, type ExecutorConfig, loadExecutorConfig } from './config.js';
 import type { DecisionContext } from './decisions.js';
 import { ApprovalKeyError, approvalKeyPath, loadApprovalKey } from './key.js';
-import { LEDGER_FILE, Ledger } from './ledger.js';
+import { Ledger } from './ledger.js';
+import {
+  type Migration,
+  migrateLegacyLedger,
+  openStateDir,
+  StateDirError,
+  type StatePaths,
+} from './state.js';
 
 /** What every local command needs: the vault, the config, the approval key. Errors carry a one-line message. */
 export class SetupError extends Error {
@@ -24,7 +33,23 @@ export type LocalSetup = {
   key: Buffer;
   ctx: DecisionContext;
   ledger: Ledger;
+  state: StatePaths;
+  /** What happened to a ledger an older version kept inside the vault. */
+  migration: Migration;
+  /** The executors, without a transport (enough to show and check an approval). */
+  actions: ActionRegistry;
 };
+
+/** True when any commit git knows (any ref, the reflog included) touched `path`. */
+export function gitEverHad(root: string): (path: string) => Promise<boolean> {
+  return async (path) => {
+    const git = new Git(root);
+    const out = await git
+      .run(['log', '--all', '--reflog', '--format=%H', '-1', '--', path])
+      .catch(() => 'unknown');
+    return out.trim() !== '';
+  };
+}
 
 export async function openLocal(vault: string, agent: string, env = process.env): Promise<LocalSetup> {
   const root = resolve(vault);
@@ -33,22 +58,29 @@ export async function openLocal(vault: string, agent: string, env = process.env)
   }
   let config: ExecutorConfig;
   let key: Buffer;
+  let state: StatePaths;
   try {
     config = await loadExecutorConfig(env, root);
     key = await loadApprovalKey(approvalKeyPath(env), root);
+    state = await openStateDir(root, env);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof ApprovalKeyError)
+    if (error instanceof ConfigError || error instanceof ApprovalKeyError || error instanceof StateDirError)
       throw new SetupError(error.message, 'config');
     throw error;
   }
+  const ledger = new Ledger(state.ledger);
+  const migration = await migrateLegacyLedger(root, ledger, gitEverHad(root));
+  const actions = actionRegistry({ from: config.smtp?.from ?? config.from });
   const ctx: DecisionContext = {
     root,
     agent,
     owner: config.owner,
     audit: new AuditLog(root),
     clock: () => new Date(),
+    ledger,
+    actions,
   };
-  return { root, agent, config, key, ctx, ledger: new Ledger(join(root, LEDGER_FILE)) };
+  return { root, agent, config, key, ctx, ledger, state, migration, actions };
 }
 
 /** A task id as typed by the owner (`X` or `X.md`), refused unless it is already in safe form. */

@@ -123,6 +123,8 @@ export async function run(opts: { keep?: boolean; dir?: string }): Promise<void>
       SMTP_FROM: OWNER,
       DRY_RUN: 'false',
       FTE_APPROVAL_KEY_FILE: join(root, 'local-config', 'approval.key'),
+      FTE_EXECUTOR_CONFIG: join(root, 'local-config', 'executor.json'),
+      FTE_STATE_DIR: join(root, 'local-state'),
     };
     await show(['init', cloudDir, '--remote', remote, '--agent', 'cloud'], cloud, root);
     await show(['init', localDir, '--remote', remote, '--agent', 'local'], local, root);

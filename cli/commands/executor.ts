@@ -35,6 +35,10 @@ export function describePass(report: PassReport): string {
   for (const f of report.failed) parts.push(`FAILED ${f.id}: ${f.reason}`);
   if (report.quarantined.length)
     parts.push(`unreadable, moved to ${FOLDERS.errors}/: ${report.quarantined.join(', ')}`);
+  if (report.unsafe.length)
+    parts.push(
+      `UNSAFE (never read, left for the git owner): ${report.unsafe.map((u) => `${u.path} (${u.reason})`).join(', ')}`,
+    );
   if (report.merged) parts.push(`merged ${report.merged} updates into Dashboard.md`);
   if (report.deferred.length && parts.length) parts.push(`waiting: ${ids(report.deferred)}`);
   return parts.join('; ');
@@ -55,12 +59,23 @@ export async function run(opts: {
   }
   let release: () => Promise<void>;
   try {
-    release = await acquireLock(join(local.root, '.fte', 'executor.lock'));
+    release = await acquireLock(local.state.lock);
   } catch (error) {
     if (error instanceof LockedError) throw new CliError(error.message, EXIT.error);
     throw error;
   }
   const log = createLogger(opts.agent);
+  if (local.migration.kind === 'migrated') {
+    log.info(
+      { records: local.migration.records, dropped: local.migration.dropped, ledger: local.ledger.path },
+      'ledger moved out of the vault into the state folder',
+    );
+  } else if (local.migration.kind === 'refused') {
+    log.warn(
+      { reason: local.migration.reason, ledger: local.ledger.path },
+      'the old in-vault ledger was not imported (it may have been written by a pull); starting from the state folder',
+    );
+  }
   let sentCopy: ImapSentCopy | undefined;
   try {
     const imap = loadSentCopyConfig(process.env);
@@ -81,6 +96,7 @@ export async function run(opts: {
     transport,
     crashAfterIntent: process.env.FTE_TEST_CRASH_AFTER_INTENT === '1',
     sentCopy,
+    state: local.state,
   });
   if (!transport && !local.config.dryRun) {
     log.warn('no SMTP server configured (SMTP_HOST, SMTP_FROM): approved emails wait in Approved/');
@@ -104,7 +120,14 @@ export async function run(opts: {
       return;
     }
     log.info(
-      { vault: local.root, intervalMs: everyMs, dryRun: local.config.dryRun },
+      {
+        vault: local.root,
+        state: local.state.dir,
+        intervalMs: everyMs,
+        dryRun: local.config.dryRun,
+        emailsPerHour: local.config.emailsPerHour,
+        limitFrom: local.config.limitSources,
+      },
       'local executive started',
     );
     await untilStopped(

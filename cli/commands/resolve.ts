@@ -1,5 +1,7 @@
+import { FteError } from '../../core/errors.js';
 import { resolveTask } from '../../executor/decisions.js';
 import { openLocal, SetupError, taskIdArgument } from '../../executor/setup.js';
+import { CliError } from '../errors.js';
 import { asCliError } from './local-common.js';
 
 export async function run(
@@ -18,6 +20,7 @@ export async function run(
         : `resolved ${id}: recorded as not sent; the executor sends it again (same Message-ID)\n`,
     );
   } catch (error) {
-    throw asCliError(error);
+    // An unsafe vault path (a link the remote planted) is a one-line refusal with its own exit code.
+    throw asCliError(error instanceof FteError ? new CliError(error.message, error.exitCode) : error);
   }
 }

@@ -2,7 +2,17 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, cloudDrafts, onCleanup, runCli, smtpEnv, smtpServer, testKey, world } from './helpers.js';
+import {
+  CLI,
+  cloudDrafts,
+  localState,
+  onCleanup,
+  runCli,
+  smtpEnv,
+  smtpServer,
+  testKey,
+  world,
+} from './helpers.js';
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -33,8 +43,11 @@ describe('fte executor as a daemon', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
 
-    // A second executor on the same vault is turned away while this one runs.
-    await until('the executor lock', () => existsSync(join(w.local.dir, '.fte/executor.lock')));
+    // A second executor on the same vault is turned away while this one runs. The lock lives in the
+    // state folder, outside the working tree.
+    const { lock } = await localState(w);
+    await until('the executor lock', () => existsSync(lock));
+    expect(existsSync(join(w.local.dir, '.fte/executor.lock'))).toBe(false);
     const second = await runCli(['executor', '--vault', w.local.dir, '--once'], env);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/another executor \(pid \d+\) already runs on this vault/);
@@ -53,7 +66,7 @@ describe('fte executor as a daemon', () => {
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(stdout).toMatch(/sent EMAIL_DAEMON <fte-/);
     expect(stderr).toMatch(/stopping after the current pass/);
-    expect(existsSync(join(w.local.dir, '.fte/executor.lock'))).toBe(false);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('SIGTERM while a send is in flight: the send completes and is recorded, then the process exits 0', async () => {

@@ -3,7 +3,16 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
-import { auditRecords, cloudDrafts, executive, git, subjects, testKey, world } from './helpers.js';
+import {
+  auditRecords,
+  cloudDrafts,
+  executive,
+  git,
+  localState,
+  subjects,
+  testKey,
+  world,
+} from './helpers.js';
 
 function update(fields: Record<string, string>): string {
   return stringifyMarkdown({ data: { type: 'update', ...fields }, body: '' });
@@ -83,7 +92,8 @@ describe('Dashboard.md: the single writer merges Updates/ signals', () => {
     await cloudDrafts(w.cloud, 'EMAIL_N');
     await ex.pass();
     expect(await readFile(join(w.local.dir, 'Dashboard.md'), 'utf8')).toMatch(/`fte approve EMAIL_N`/);
-    expect(existsSync(join(w.local.dir, '.fte/dashboard.json'))).toBe(true);
+    expect(existsSync((await localState(w)).dashboard)).toBe(true);
+    expect(existsSync(join(w.local.dir, '.fte/dashboard.json'))).toBe(false);
     // The pass after that is idle again: no ping-pong of dashboard commits between the clones.
     const after = await git(w.local.dir, 'rev-parse', 'HEAD');
     await ex.pass();

@@ -17,6 +17,8 @@ import { VaultRepo } from '../../core/vault-repo.js';
 import type { ExecutorConfig } from '../../executor/config.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type ExecutiveOptions } from '../../executor/executive.js';
+import { Ledger } from '../../executor/ledger.js';
+import { openStateDir, type StatePaths } from '../../executor/state.js';
 import { runFte } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
@@ -43,7 +45,15 @@ export async function git(dir: string, ...args: string[]): Promise<string> {
 }
 
 export type Clone = { dir: string; repo: VaultRepo };
-export type World = { root: string; remote: string; cloud: Clone; local: Clone; keyFile: string };
+export type World = {
+  root: string;
+  remote: string;
+  cloud: Clone;
+  local: Clone;
+  keyFile: string;
+  /** FTE_STATE_DIR of the local executive (outside both clones). */
+  stateBase: string;
+};
 
 /** A bare remote, a cloud clone and a local clone (real git), and an approval key file outside the vaults. */
 export async function world(): Promise<World> {
@@ -62,7 +72,18 @@ export async function world(): Promise<World> {
     cloud: clones.cloud!,
     local: clones.local!,
     keyFile: join(root, 'keys', 'approval.key'),
+    stateBase: join(root, 'state'),
   };
+}
+
+/** The local executive's state folder (ledger, lock, dashboard state), as `fte executor` finds it. */
+export async function localState(w: World): Promise<StatePaths> {
+  return openStateDir(w.local.dir, { FTE_STATE_DIR: w.stateBase });
+}
+
+/** The local executive's ledger. */
+export async function localLedger(w: World): Promise<Ledger> {
+  return new Ledger((await localState(w)).ledger);
 }
 
 export type DraftOptions = {
@@ -75,6 +96,10 @@ export type DraftOptions = {
   expires?: Date;
   /** Push right away (default); false leaves the commit for a later sync. */
   push?: boolean;
+  /** `in_reply_to` exactly as given (default: the item's Message-ID). */
+  inReplyTo?: string;
+  /** More approval parameters (cc, bcc, anything a hostile cloud adds). */
+  extra?: Record<string, unknown>;
 };
 
 /**
@@ -108,8 +133,9 @@ export async function cloudDrafts(cloud: Clone, id: string, o: DraftOptions = {}
     domain: 'email',
     to,
     subject: `Re: ${subject}`,
-    in_reply_to: messageId,
+    in_reply_to: o.inReplyTo ?? messageId,
     references: o.references ? `${o.references} ${messageId}` : messageId,
+    ...o.extra,
     reason: 'reply to a known client',
     created: created.toISOString(),
     expires: expires.toISOString(),
@@ -226,6 +252,8 @@ export function smtpEnv(
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env))
     if (k.startsWith('SMTP_') || k === 'DRY_RUN' || k.startsWith('FTE_')) delete env[k];
+  // The world's layout: <root>/keys/approval.key, <root>/state, <root>/config (all outside the clones).
+  const root = join(keyFile, '..', '..');
   return {
     ...env,
     SMTP_HOST: '127.0.0.1',
@@ -233,6 +261,8 @@ export function smtpEnv(
     SMTP_SECURE: 'false',
     SMTP_FROM: 'Owner <owner@example.com>',
     FTE_APPROVAL_KEY_FILE: keyFile,
+    FTE_STATE_DIR: join(root, 'state'),
+    FTE_EXECUTOR_CONFIG: join(root, 'config', 'executor.json'),
     ...extra,
   };
 }
@@ -287,6 +317,7 @@ export function executive(
     config: cfg,
     log: silentLog,
     transport,
+    stateEnv: { FTE_STATE_DIR: w.stateBase },
     ...extra,
   });
 }

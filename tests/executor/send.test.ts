@@ -6,7 +6,6 @@ import { AuditLog } from '../../core/audit.js';
 import { scanVault, summarizeTasks } from '../../core/status.js';
 import { approveTask } from '../../executor/decisions.js';
 import { stableMessageId } from '../../executor/email.js';
-import { Ledger } from '../../executor/ledger.js';
 import {
   auditRecords,
   type CliResult,
@@ -15,6 +14,7 @@ import {
   executive,
   frontmatterOf,
   git,
+  localLedger,
   runCli,
   smtpEnv,
   smtpServer,
@@ -140,7 +140,8 @@ describe('sending approved email over real SMTP (smtp-server on loopback)', () =
 
     const crashed = await once(w, smtp.port, { FTE_TEST_CRASH_AFTER_INTENT: '1' });
     expect(crashed.signal).toBe('SIGKILL');
-    const ledger = new Ledger(join(w.local.dir, '.fte/ledger.jsonl'));
+    const ledger = await localLedger(w);
+    expect(existsSync(join(w.local.dir, '.fte/ledger.jsonl'))).toBe(false);
     expect((await ledger.records()).map((r) => r.kind)).toEqual(['intent']);
 
     const restart = await once(w, smtp.port);
