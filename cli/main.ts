@@ -124,6 +124,18 @@ program
   .addOption(agentOption('local'))
   .option('--once', 'one full pass, then exit')
   .option('--interval <seconds>', 'seconds between passes', '10')
+  .addHelpText(
+    'after',
+    `
+Sending: SMTP_HOST, SMTP_PORT, SMTP_SECURE, SMTP_USER, SMTP_PASSWORD, SMTP_FROM; FTE_SENT_COPY=1 with IMAP_*
+files a copy in Sent. Approvals are signed with FTE_APPROVAL_KEY_FILE (default ~/.config/fte/approval.key).
+Limits are this laptop's own, from the environment, else FTE_EXECUTOR_CONFIG (default
+$XDG_CONFIG_HOME/fte/executor.json: {"rate_per_hour": {"send_email": 20}, "dry_run": false,
+"allowed_actions": ["send_email"], "owner": "me"}), else defaults: FTE_EMAIL_RATE_PER_HOUR (10), DRY_RUN,
+FTE_ALLOWED_ACTIONS (comma-separated), FTE_OWNER. Company_Handbook.md in the vault may only lower a rate.
+State (the at-most-once ledger, the lock) lives outside the vault in FTE_STATE_DIR, else
+$XDG_STATE_HOME/fte/<vault id>/ (default ~/.local/state/fte/<vault id>/), where no git operation reaches it.`,
+  )
   .action(async (opts) => (await import('./commands/executor.js')).run(opts));
 
 program
