@@ -52,12 +52,22 @@ export type DashboardView = {
   activity: AuditRecord[];
 };
 
-const cell = (value: unknown): string =>
-  String(value ?? '')
-    .replace(/\|/g, '\\|')
+/**
+ * Text that came from the vault (the remote may have written it), made inert for Markdown and Obsidian:
+ * control and bidi characters dropped, one line, at most 80 characters, inside a code span, where no link,
+ * image, HTML or wikilink is ever rendered. Backticks become quotes so the span cannot be closed early;
+ * `|` is escaped for the table it may sit in.
+ */
+export function cell(value: unknown): string {
+  const text = String(value ?? '')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, ' ')
+    .replace(/`/g, "'")
     .replace(/\s+/g, ' ')
     .trim()
-    .slice(0, 80);
+    .slice(0, 80)
+    .replace(/\|/g, '\\|');
+  return text === '' ? '' : `\`${text}\``;
+}
 
 function table(headers: string[], rows: string[][]): string {
   return [
@@ -85,7 +95,7 @@ export function renderDashboard(view: DashboardView): string {
       table(
         ['Task', 'Action', 'To', 'Subject', 'Expires', 'Approve with'],
         pending.map((e) => [
-          `[[${e.path.slice(0, -3)}\\|${cell(e.id)}]]`,
+          cell(e.id),
           cell(e.data?.action),
           cell(e.data?.to ?? e.data?.recipient),
           cell(e.data?.subject),
@@ -135,7 +145,7 @@ export function renderDashboard(view: DashboardView): string {
   if (waiting.length > 0) {
     out.push(`## Approved, being executed (${waiting.length})`, '');
     for (const e of waiting)
-      out.push(`- ${e.id}: ${cell(e.data?.action)} ${cell(e.data?.to)} ${cell(e.data?.subject)}`);
+      out.push(`- ${cell(e.id)}: ${cell(e.data?.action)} ${cell(e.data?.to)} ${cell(e.data?.subject)}`);
     out.push('');
   }
 
@@ -175,7 +185,9 @@ export function renderDashboard(view: DashboardView): string {
   const beats = Object.entries(state.heartbeats).sort(([a], [b]) => a.localeCompare(b));
   if (beats.length === 0) out.push('- No heartbeat received from another agent yet.');
   for (const [agent, beat] of beats) {
-    out.push(`- ${agent}: last heartbeat ${beat.at}${beat.summary ? ` (${cell(beat.summary)})` : ''}`);
+    out.push(
+      `- ${cell(agent)}: last heartbeat ${cell(beat.at)}${beat.summary ? ` (${cell(beat.summary)})` : ''}`,
+    );
   }
   const sync = state.sync;
   out.push(
@@ -189,7 +201,7 @@ export function renderDashboard(view: DashboardView): string {
     out.push('## Signals from the agents', '');
     for (const s of [...state.signals].reverse()) {
       out.push(
-        `- ${s.created} ${s.agent} ${s.kind}${s.task ? ` ${s.task}` : ''}${s.summary ? `: ${cell(s.summary)}` : ''}`,
+        `- ${cell(s.created)} ${cell(s.agent)} ${cell(s.kind)}${s.task ? ` ${cell(s.task)}` : ''}${s.summary ? `: ${cell(s.summary)}` : ''}`,
       );
     }
     out.push('');

@@ -3,6 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
+import { cell } from '../../executor/dashboard.js';
 import {
   auditRecords,
   cloudDrafts,
@@ -56,10 +57,12 @@ describe('Dashboard.md: the single writer merges Updates/ signals', () => {
     expect(dashboard).toMatch(
       /EMAIL_P.*send_email.*client@example\.com.*Re: Quote request.*`fte approve EMAIL_P`/,
     );
-    expect(dashboard).toMatch(/cloud: last heartbeat 2026-01-07T10:05:00Z \(4 tasks\)/);
-    expect(dashboard).toMatch(/2026-01-07T10:01:00Z cloud approval_requested EMAIL_P: reply drafted/);
+    expect(dashboard).toContain('- `cloud`: last heartbeat `2026-01-07T10:05:00Z` (`4 tasks`)');
+    expect(dashboard).toContain(
+      '- `2026-01-07T10:01:00Z` `cloud` `approval_requested` `EMAIL_P`: `reply drafted`',
+    );
     expect(dashboard).toMatch(
-      /unknown unreadable: Updates\/20260107T100200Z_cloud_info_bad\.md: update signal: kind/,
+      /`unknown` `unreadable`: `Updates\/20260107T100200Z_cloud_info_bad\.md: update signal: kind/,
     );
     expect(dashboard).toMatch(/local \(this machine\): sync synced, last change received/);
     expect(dashboard).toMatch(/## Recent activity/);
@@ -98,5 +101,25 @@ describe('Dashboard.md: the single writer merges Updates/ signals', () => {
     const after = await git(w.local.dir, 'rev-parse', 'HEAD');
     await ex.pass();
     expect(await git(w.local.dir, 'rev-parse', 'HEAD')).toBe(after);
+  });
+});
+
+describe('Dashboard.md cells', () => {
+  it('shows text from the vault as inert text: no live link, image, HTML, wikilink or control character', () => {
+    for (const hostile of [
+      '[click](http://evil.example/x)',
+      '![track](http://evil.example/p.png)',
+      '<script>alert(1)</script><img src=x onerror=alert(1)>',
+      '[[Company_Handbook]] and http://evil.example/',
+      'a `code` span` that tries to close early',
+      'line one\n---\n# heading',
+      '\u001b[2J\u202eevil\u0007',
+    ]) {
+      const shown = cell(hostile);
+      expect(shown, hostile).toMatch(/^`[^`]*`$/);
+      expect(shown, hostile).not.toMatch(/[\u0000-\u001f\u007f\u202e]/);
+    }
+    expect(cell('a|b')).toBe('`a\\|b`');
+    expect(cell(undefined)).toBe('');
   });
 });
