@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ConfigError } from '../core/config.js';
+import { LOG_LEVELS } from '../core/log.js';
 import { DEFAULT_CLAUDE_MODEL } from './drafters/claude.js';
 
 const positive = (fallback: number) =>
@@ -33,11 +35,11 @@ export const OperatorEnv = z.object({
   FTE_OPERATOR_BIND: z.string().min(1).default('127.0.0.1'),
   /** Seconds a stop waits for the step in flight before cancelling it. */
   FTE_STOP_GRACE_SECONDS: positive(30),
-  FTE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FTE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 export type OperatorEnv = z.infer<typeof OperatorEnv>;
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** Parses the environment; the error names the first bad variable and what it must be. */
 export function operatorEnv(env: NodeJS.ProcessEnv): OperatorEnv {

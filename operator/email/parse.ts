@@ -6,6 +6,7 @@ import {
   type HeaderValue,
   MailParser,
 } from 'mailparser';
+import { EXIT, FteError } from '../../core/errors.js';
 
 /**
  * Raw RFC 822 bytes → the parts of an email a task needs (mailparser, streamed): addresses, threading
@@ -53,7 +54,11 @@ export type ParseLimits = {
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxTextChars: 100_000 };
 
 /** The message could not be read as an email at all; the reason is shown to the owner. */
-export class EmailParseError extends Error {}
+export class EmailParseError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.dataError });
+  }
+}
 
 const MESSAGE_ID = /<[^<>\s]+>/g;
 

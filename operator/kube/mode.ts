@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ConfigError } from '../../core/config.js';
 import type { Health } from '../operator.js';
 import { connectKube, type KubeConnection } from './config.js';
 import { KubeEventRecorder } from './event-recorder.js';
@@ -41,7 +42,8 @@ export const KubeEnv = z
   );
 export type KubeEnv = z.infer<typeof KubeEnv>;
 
-export class KubeSettingsError extends Error {}
+/** A FTE_LEASE_* setting is wrong: a configuration error (exit 78). */
+export class KubeSettingsError extends ConfigError {}
 
 export function kubeEnv(env: NodeJS.ProcessEnv): KubeEnv {
   const blank = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
