@@ -104,13 +104,6 @@ function toPlain(yamlText: string): unknown {
       lineAt(yamlText, firstError.pos[0]),
     );
   }
-  const firstWarning = doc.warnings[0];
-  if (firstWarning) {
-    throw new FrontmatterError(
-      `invalid YAML in frontmatter (${firstWarning.code.toLowerCase()})`,
-      lineAt(yamlText, firstWarning.pos[0]),
-    );
-  }
   visit(doc, {
     Node(_key, node) {
       if (isNode(node) && node.tag !== undefined && !isAlias(node)) {
@@ -129,6 +122,13 @@ function toPlain(yamlText: string): unknown {
       }
     },
   });
+  const firstWarning = doc.warnings[0];
+  if (firstWarning) {
+    throw new FrontmatterError(
+      `invalid YAML in frontmatter (${firstWarning.code.toLowerCase()})`,
+      lineAt(yamlText, firstWarning.pos[0]),
+    );
+  }
   return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
 }
 

@@ -203,7 +203,7 @@ export async function readTaskFileBytes(
   file: TaskFile,
   what = 'file',
 ): Promise<{ ok: true; bytes: Buffer; sha256: string } | { ok: false; problem: FileProblem }> {
-  if (file.unsafe) return { ok: false, problem: { kind: 'unsafe', message: `${what} ${file.unsafe}` } };
+  if (file.unsafe) return { ok: false, problem: { kind: 'unsafe', message: `${what}: ${file.unsafe}` } };
   if (file.size > MAX_VAULT_FILE_BYTES) {
     return {
       ok: false,
@@ -219,8 +219,8 @@ export async function readTaskFileBytes(
     const kind = read.problem === 'too_large' ? 'too_large' : 'unsafe';
     const message =
       kind === 'too_large'
-        ? `${what} is ${read.reason}, more than the ${MAX_VAULT_FILE_BYTES} bytes allowed`
-        : `${what} ${unsafeReason(read.problem)}`;
+        ? `${what} is larger than the ${MAX_VAULT_FILE_BYTES} bytes allowed (${read.reason})`
+        : `${what}: ${unsafeReason(read.problem)}`;
     return { ok: false, problem: { kind, message } };
   }
   return { ok: true, bytes: read.data, sha256: createHash('sha256').update(read.data).digest('hex') };
@@ -237,7 +237,7 @@ export function readListedFileSync(
   file: TaskFile,
   what = 'file',
 ): { ok: true; bytes: Buffer; sha256: string } | { ok: false; problem: FileProblem } {
-  if (file.unsafe) return { ok: false, problem: { kind: 'unsafe', message: `${what} ${file.unsafe}` } };
+  if (file.unsafe) return { ok: false, problem: { kind: 'unsafe', message: `${what}: ${file.unsafe}` } };
   const tooLarge = (size: number) => ({
     ok: false as const,
     problem: {
@@ -252,14 +252,14 @@ export function readListedFileSync(
   } catch (error) {
     if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) throw new VanishedFileError(file.path);
     if (isErrno(error, 'ELOOP')) {
-      return { ok: false, problem: { kind: 'unsafe', message: `${what} ${unsafeReason('link')}` } };
+      return { ok: false, problem: { kind: 'unsafe', message: `${what}: ${unsafeReason('link')}` } };
     }
     throw error;
   }
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) {
-      return { ok: false, problem: { kind: 'unsafe', message: `${what} ${unsafeReason('special')}` } };
+      return { ok: false, problem: { kind: 'unsafe', message: `${what}: ${unsafeReason('special')}` } };
     }
     if (info.size > MAX_VAULT_FILE_BYTES) return tooLarge(info.size);
     const bytes = Buffer.alloc(info.size);
