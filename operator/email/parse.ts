@@ -6,6 +6,7 @@ import {
   type HeaderValue,
   MailParser,
 } from 'mailparser';
+import { isAddress } from '../../core/address.js';
 import { EXIT, FteError } from '../../core/errors.js';
 
 /**
@@ -94,8 +95,11 @@ function addressesOf(value: AddressObject | AddressObject[] | undefined): Addres
   const visit = (entry: EmailAddress) => {
     if (entry.group) entry.group.forEach(visit);
     else if (entry.address) {
+      // Only what the one address parser (core/address.ts) accepts becomes an address in the vault.
+      const address = cleanLine(entry.address, 320);
+      if (!isAddress(address)) return;
       const name = cleanLine(entry.name ?? '', 200);
-      out.push({ address: cleanLine(entry.address, 320), ...(name ? { name } : {}) });
+      out.push({ address, ...(name ? { name } : {}) });
     }
   };
   for (const object of Array.isArray(value) ? value : [value]) object.value.forEach(visit);
