@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../core/config.js';
+import { ConfigError, parseEnv } from '../core/config.js';
 import { LOG_LEVELS } from '../core/log.js';
 import { DEFAULT_CLAUDE_MODEL } from './drafters/claude.js';
 
@@ -43,11 +43,5 @@ export { ConfigError };
 
 /** Parses the environment; the error names the first bad variable and what it must be. */
 export function operatorEnv(env: NodeJS.ProcessEnv): OperatorEnv {
-  const blank = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
-  const parsed = OperatorEnv.safeParse(blank);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const name = String(issue.path[0]);
-  const value = name === 'ANTHROPIC_API_KEY' ? '(hidden)' : JSON.stringify(env[name]);
-  throw new ConfigError(`${name}: ${issue.message} (got ${value})`);
+  return parseEnv(OperatorEnv, env, { secret: ['ANTHROPIC_API_KEY'] });
 }

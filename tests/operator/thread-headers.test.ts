@@ -16,6 +16,8 @@ async function draftFor(fields: Record<string, string>) {
   return handler.draft({ id: 'EMAIL_T', item, handbook: '' }, triage);
 }
 
+const REPLY = { to: 'jane@example.com', subject: 'Re: Quote' };
+
 describe('reply threading from values other tools wrote', () => {
   it('valid ids thread the reply', async () => {
     const draft = await draftFor({
@@ -23,8 +25,7 @@ describe('reply threading from values other tools wrote', () => {
       references: '<m1@mail.example.com>',
     });
     expect(draft.parameters).toEqual({
-      to: 'jane@example.com',
-      subject: 'Re: Quote',
+      ...REPLY,
       in_reply_to: '<m2@mail.example.com>',
       references: '<m1@mail.example.com> <m2@mail.example.com>',
     });
@@ -36,11 +37,7 @@ describe('reply threading from values other tools wrote', () => {
       message_id: '18c2f3a9d0e1b2c3',
       references: '<m1@mail.example.com> 17aa0b',
     });
-    expect(draft.parameters).toEqual({
-      to: 'jane@example.com',
-      subject: 'Re: Quote',
-      references: '<m1@mail.example.com>',
-    });
+    expect(draft.parameters).toEqual({ ...REPLY, references: '<m1@mail.example.com>' });
     expect(draft.reason).toMatch(/not threaded on "18c2f3a9d0e1b2c3", "17aa0b": not an RFC 5322 Message-ID/);
     // The request it becomes is valid (the schema refuses bad ids, so they must never get this far).
     const request = approvalRequest({
