@@ -1,4 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { assertFolderName } from '../core/layout.js';
 import { EXIT, writeError } from './errors.js';
 
 const EXIT_CODES_HELP = `
@@ -26,8 +27,18 @@ const program = new Command('fte')
 
 const vaultOption = () =>
   new Option('--vault <dir>', 'vault directory').env('FTE_VAULT').makeOptionMandatory();
+/** `--agent`: a folder name too, checked here so a bad one is a usage error (exit 2) for every command. */
 const agentOption = (fallback: string) =>
-  new Option('--agent <name>', 'agent name (folder under In_Progress/)').env('FTE_AGENT').default(fallback);
+  new Option('--agent <name>', 'agent name (folder under In_Progress/)')
+    .env('FTE_AGENT')
+    .default(fallback)
+    .argParser((value: string) => {
+      try {
+        return assertFolderName('agent', value);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    });
 
 program
   .command('init')
