@@ -1,5 +1,6 @@
-import { Command, CommanderError, Option } from 'commander';
-import { CliError, EXIT } from './errors.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { assertFolderName } from '../core/layout.js';
+import { EXIT, writeError } from './errors.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -8,8 +9,11 @@ Exit codes:
   2   usage error
   3   fte claim: another agent owns the item
   4   fte claim: no such item in Needs_Action/
+  65  bad data (a file or argument that cannot be what it claims to be)
+  69  a service fte needs refused for good (model or Kubernetes API)
+  70  internal error (a bug; FTE_DEBUG=1 prints the stack)
   75  the remote was needed but could not be reached
-  78  refused by configuration (e.g. the operator found send credentials)
+  78  refused by configuration (a missing or wrong setting, or the operator found send credentials)
 `;
 
 const program = new Command('fte')
@@ -23,8 +27,18 @@ const program = new Command('fte')
 
 const vaultOption = () =>
   new Option('--vault <dir>', 'vault directory').env('FTE_VAULT').makeOptionMandatory();
+/** `--agent`: a folder name too, checked here so a bad one is a usage error (exit 2) for every command. */
 const agentOption = (fallback: string) =>
-  new Option('--agent <name>', 'agent name (folder under In_Progress/)').env('FTE_AGENT').default(fallback);
+  new Option('--agent <name>', 'agent name (folder under In_Progress/)')
+    .env('FTE_AGENT')
+    .default(fallback)
+    .argParser((value: string) => {
+      try {
+        return assertFolderName('agent', value);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    });
 
 program
   .command('init')
@@ -174,23 +188,29 @@ program
   .option('--dir <dir>', 'run in this empty directory instead of a new temp dir')
   .action(async (opts) => (await import('./commands/demo.js')).run(opts));
 
+/**
+ * A daemon's stray rejection or exception (a timer, a socket callback) would otherwise end the process
+ * with a stack trace or, worse, not at all: it is one line on stderr and a non-zero exit, like any error.
+ */
+function exitOnStray(kind: string) {
+  return (error: unknown) => {
+    const code = writeError(error, kind);
+    process.exit(code === 0 ? EXIT.internal : code);
+  };
+}
+
 async function main(): Promise<void> {
+  process.on('unhandledRejection', exitOnStray('unhandled rejection'));
+  process.on('uncaughtException', exitOnStray('uncaught exception'));
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
     if (error instanceof CommanderError) {
+      // Commander has printed its own one-line message (or the help) already.
       process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
-    if (error instanceof CliError) {
-      process.stderr.write(`fte: ${error.message}\n`);
-      process.exitCode = error.exitCode;
-      return;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`fte: ${message}\n`);
-    if (process.env.FTE_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
-    process.exitCode = EXIT.error;
+    process.exitCode = writeError(error);
   }
 }
 

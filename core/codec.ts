@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { FrontmatterError, parseMarkdown, stringifyMarkdown } from './frontmatter.js';
+import { EXIT, FteError } from './errors.js';
+import { parseMarkdown, stringifyMarkdown } from './frontmatter.js';
 import {
   APPROVAL_META_KEYS,
   ApprovalFrontmatter,
@@ -9,17 +10,18 @@ import {
   ItemFrontmatter,
   UpdateFrontmatter,
 } from './schemas.js';
+import { MAX_VAULT_FILE_BYTES } from './vault/safe-fs.js';
 
 /** Files above this size are refused before parsing (a 20 MB mail body is an error, not a task). */
-export const MAX_VAULT_FILE_BYTES = 5 * 1024 * 1024;
+export { MAX_VAULT_FILE_BYTES };
 
-/** Why a vault file could not be read as what it claims to be; the message quotes the problem. */
-export class CodecError extends Error {
+/** Why a vault file could not be read as what it claims to be; the message quotes the problem. A data error. */
+export class CodecError extends FteError {
   constructor(
     readonly kind: 'too_large' | 'frontmatter' | 'schema',
     message: string,
   ) {
-    super(message);
+    super(message, { exitCode: EXIT.dataError });
   }
 }
 
@@ -38,15 +40,15 @@ function describeIssues(error: z.ZodError, data: Record<string, unknown>): strin
 }
 
 function decodeWith<S extends z.ZodType>(schema: S, what: string, text: string): Decoded<z.infer<S>> {
-  if (Buffer.byteLength(text, 'utf8') > MAX_VAULT_FILE_BYTES) {
+  if (text.length > MAX_VAULT_FILE_BYTES || Buffer.byteLength(text, 'utf8') > MAX_VAULT_FILE_BYTES) {
     throw new CodecError('too_large', `${what} is larger than ${MAX_VAULT_FILE_BYTES} bytes`);
   }
   let doc: ReturnType<typeof parseMarkdown>;
   try {
     doc = parseMarkdown(text);
   } catch (error) {
-    if (error instanceof FrontmatterError) throw new CodecError('frontmatter', `${what}: ${error.message}`);
-    throw error;
+    // parseMarkdown throws only FrontmatterError; anything else is still this file's problem, never a crash.
+    throw new CodecError('frontmatter', `${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const data = canonicalize(doc.data);
   const parsed = schema.safeParse(data);

@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
+import { EXIT, FteError } from './errors.js';
 
 /** Longest task id in UTF-8 bytes; file names allow 255, and suffixes like `.conflict-<agent>-<ts>.md` need room. */
 export const MAX_ID_BYTES = 120;
 
-export class InvalidTaskIdError extends Error {
+/** A string that cannot be a task id (a data error: it came from a file name, a header or an argument). */
+export class InvalidTaskIdError extends FteError {
   constructor(readonly raw: string) {
-    super(`invalid task id ${JSON.stringify(raw.slice(0, 80))}: nothing usable is left after sanitising`);
+    super(`invalid task id ${JSON.stringify(raw.slice(0, 80))}: nothing usable is left after sanitising`, {
+      exitCode: EXIT.dataError,
+    });
   }
 }
 

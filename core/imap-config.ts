@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError } from './config.js';
 
 /**
  * IMAP settings from the environment, shared by the cloud's inbox watcher (operator/watchers/imap.ts) and
@@ -8,7 +9,8 @@ import { z } from 'zod';
  * Kubernetes Secret, from the file named by `IMAP_PASSWORD_FILE`; it is never logged.
  */
 
-export class ImapConfigError extends Error {}
+/** IMAP settings missing or wrong: a configuration error (exit 78). */
+export class ImapConfigError extends ConfigError {}
 
 const booleanish = z
   .string()

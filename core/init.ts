@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FteError } from './errors.js';
 import { writeFileIfAbsent } from './fsutil.js';
 import { Git } from './git.js';
 import { DASHBOARD_FILE, DEFAULT_AGENTS, DEFAULT_DOMAINS, FOLDERS, HANDBOOK_FILE } from './layout.js';
@@ -52,7 +53,12 @@ const GITATTRIBUTES = `Logs/*.json merge=union\n`;
 export async function initVault(dir: string, options: InitOptions = {}): Promise<InitReport> {
   const agent = options.agent ?? 'local';
   const report: InitReport = { created: [], kept: [], pushed: false };
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new FteError(`cannot create the vault folder ${dir} (${code})`, { cause: error });
+  }
   const git = new Git(dir, { author: { name: `fte-${agent}`, email: `${agent}@fte.invalid` } });
   if (!existsSync(join(dir, '.git'))) await git.run(['init', '--quiet', `--initial-branch=${BRANCH}`]);
   if (options.remote) {

@@ -1,4 +1,5 @@
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { EXIT, FteError } from './errors.js';
 import { assertSafeTaskId } from './ids.js';
 
 /** The vault's folders (DESIGN.md §2). The folder an item sits in is its state. */
@@ -37,7 +38,12 @@ export type Phase = (typeof PHASES)[number];
 /** Domain and agent names are folder names too, so they follow a strict pattern. */
 const NAME_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;
 
-export class InvalidNameError extends Error {}
+/** A domain or agent name that cannot be a folder name. */
+export class InvalidNameError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.dataError });
+  }
+}
 
 export function assertFolderName(kind: 'domain' | 'agent', name: string): string {
   if (!NAME_PATTERN.test(name)) {
@@ -65,7 +71,12 @@ export const itemPaths = {
   error: (id: string) => `${FOLDERS.errors}/${assertSafeTaskId(id)}.md`,
 };
 
-export class PathEscapeError extends Error {}
+/** A vault-relative path that would leave the vault. */
+export class PathEscapeError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.dataError });
+  }
+}
 
 /** Resolves a vault-relative path to an absolute one, refusing anything that would leave the vault. */
 export function insideVault(vaultRoot: string, relPath: string): string {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseAddressList } from './address.js';
+import { MessageIdListSchema, MessageIdSchema } from './message-id.js';
 
 /**
  * File formats of the vault (DESIGN.md §2). Every object schema is loose: fields we do not know are kept,
@@ -17,7 +19,17 @@ const priority = z.preprocess(
   z.enum(PRIORITIES),
 );
 
-/** Frontmatter of an item file: anything that lands in `Needs_Action/<domain>/`. */
+/** Recipients of an action: one address or a comma-separated list, each `a@x.com` or `Name <a@x.com>`. */
+const recipients = z.string().refine((value) => parseAddressList(value) !== undefined, {
+  message: 'must be email addresses like a@example.com or "Name <a@example.com>", separated by commas',
+});
+
+/**
+ * Frontmatter of an item file: anything that lands in `Needs_Action/<domain>/`. Header values from other
+ * tools (`message_id`, `in_reply_to`, `references` may hold Gmail API ids, `from` free text) are kept as
+ * strings here: the handlers decide what is usable (operator/handlers/email.ts) and leave the rest out
+ * of anything sent, so one odd value never fails the whole item.
+ */
 export const ItemFrontmatter = z.looseObject({
   type: z.string().min(1),
   domain: z.string().optional(),
@@ -61,10 +73,11 @@ export const ApprovalFrontmatter = z.looseObject({
   expires: isoTimestamp,
   status: z.enum(APPROVAL_STATUSES),
   content_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits'),
-  to: z.string().optional(),
+  /** Action parameters: refused here when they do not fit, so a bad value is never passed on to a send. */
+  to: recipients.optional(),
   subject: z.string().optional(),
-  in_reply_to: z.string().optional(),
-  references: z.string().optional(),
+  in_reply_to: MessageIdSchema.optional(),
+  references: MessageIdListSchema.optional(),
 });
 export type ApprovalFrontmatter = z.infer<typeof ApprovalFrontmatter>;
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ConfigError, parseEnv } from '../core/config.js';
+import { LOG_LEVELS } from '../core/log.js';
 import { DEFAULT_CLAUDE_MODEL } from './drafters/claude.js';
 
 const positive = (fallback: number) =>
@@ -33,19 +35,13 @@ export const OperatorEnv = z.object({
   FTE_OPERATOR_BIND: z.string().min(1).default('127.0.0.1'),
   /** Seconds a stop waits for the step in flight before cancelling it. */
   FTE_STOP_GRACE_SECONDS: positive(30),
-  FTE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FTE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 export type OperatorEnv = z.infer<typeof OperatorEnv>;
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** Parses the environment; the error names the first bad variable and what it must be. */
 export function operatorEnv(env: NodeJS.ProcessEnv): OperatorEnv {
-  const blank = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
-  const parsed = OperatorEnv.safeParse(blank);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const name = String(issue.path[0]);
-  const value = name === 'ANTHROPIC_API_KEY' ? '(hidden)' : JSON.stringify(env[name]);
-  throw new ConfigError(`${name}: ${issue.message} (got ${value})`);
+  return parseEnv(OperatorEnv, env, { secret: ['ANTHROPIC_API_KEY'] });
 }

@@ -154,6 +154,16 @@ export function decide(task: Task, state: VaultState, context: DecideContext): D
   if (!item) {
     return { ...base, waiting: { reason: 'NoItem', message: 'nothing to work on' } };
   }
+  if (!item.ok && item.problem.kind === 'unsafe') {
+    // A link or special file (vault-files.ts): never read, and not moved by this agent either (the git
+    // owner removes links the remote planted); the task shows Failed with the reason until it is gone.
+    return {
+      ...base,
+      phase: 'Failed',
+      error: item.problem.message,
+      waiting: { reason: 'UnsafePath', message: `${item.file.path} is not a regular file; it is never read` },
+    };
+  }
   const domain = item.file.domain ?? task.spec.domain;
   const handler = context.handlers.get(domain);
   const inProgress = item.file.phase === 'InProgress';

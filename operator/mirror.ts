@@ -1,17 +1,23 @@
-import { createHash } from 'node:crypto';
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { MAX_VAULT_FILE_BYTES } from '../core/codec.js';
-import { listFolders } from '../core/fsutil.js';
 import { FOLDERS, locate } from '../core/layout.js';
 import { canonicalize, PRIORITIES } from '../core/schemas.js';
 import { summarizeTasks } from '../core/status.js';
+import { VaultFiles } from '../core/vault/safe-fs.js';
 import type { OperatorMetrics } from './metrics.js';
 import { parseMarkdownFast } from './quick-frontmatter.js';
 import { jsonEqual, type TaskStore } from './store.js';
 import { ANNOTATIONS, LABELS, type Task, type TaskSpec, taskName } from './task.js';
-import { findTaskFiles, hashFile, mapLimit, scanTaskFiles, type TaskFile } from './vault-files.js';
+import {
+  findTaskFiles,
+  hashFile,
+  mapLimit,
+  readListedFileSync,
+  scanVault,
+  type TaskFile,
+} from './vault-files.js';
 
 export const MIRROR_FIELD_MANAGER = 'fte-operator-mirror';
 
@@ -47,6 +53,8 @@ export class Mirror {
   private pending = new Set<string>();
   private debounceTimer: NodeJS.Timeout | undefined;
   private needsFullResync = false;
+  /** Links and special files already reported, so each is logged once, not at every resync. */
+  private readonly reportedUnsafe = new Set<string>();
   /** Epoch ms of the last completed full resync. */
   lastResyncAt = 0;
 
@@ -60,7 +68,8 @@ export class Mirror {
     const started = performance.now();
     const { store } = this.options;
     const specs = await this.exclusive(async () => {
-      const files = await scanTaskFiles(this.options.root);
+      const { files, unsafe } = await scanVault(this.options.root);
+      this.reportUnsafe(unsafe);
       const seenPaths = new Set(files.map((f) => f.path));
       for (const path of this.cache.keys()) if (!seenPaths.has(path)) this.cache.delete(path);
       const entries: Array<TaskFile & FileFacts> = [];
@@ -109,8 +118,9 @@ export class Mirror {
     this.stopWatching();
     const root = this.options.root;
     const dirs: string[] = [...TWO_LEVEL_TOPS];
+    const vault = new VaultFiles(root);
     for (const top of TWO_LEVEL_TOPS) {
-      for (const sub of await listFolders(join(root, top))) dirs.push(`${top}/${sub}`);
+      for (const sub of await vault.listFolders(top)) dirs.push(`${top}/${sub}`);
     }
     dirs.push(FOLDERS.approved, FOLDERS.rejected, FOLDERS.done);
     for (const dir of dirs) {
@@ -129,6 +139,17 @@ export class Mirror {
       } catch (error) {
         this.options.logger.debug({ dir, err: (error as Error).message }, 'folder not watched');
       }
+    }
+  }
+
+  /** Logs each link or special file in the task folders once: it is never read, its task shows Failed. */
+  private reportUnsafe(entries: Array<{ path: string; reason: string }>): void {
+    const current = new Set(entries.map((e) => e.path));
+    for (const path of this.reportedUnsafe) if (!current.has(path)) this.reportedUnsafe.delete(path);
+    for (const entry of entries) {
+      if (this.reportedUnsafe.has(entry.path)) continue;
+      this.reportedUnsafe.add(entry.path);
+      this.options.logger.warn({ path: entry.path, reason: entry.reason }, 'unsafe vault entry: not read');
     }
   }
 
@@ -204,7 +225,7 @@ export class Mirror {
     ) {
       return cached;
     }
-    const facts = await readFacts(join(this.options.root, file.path), file.size);
+    const facts = await readFacts(this.options.root, file);
     this.cache.set(file.path, {
       ...facts,
       size: file.size,
@@ -216,22 +237,23 @@ export class Mirror {
   }
 }
 
-/** Small files are read synchronously, like the scan's stats: a cold mirror reads ten thousand of them. */
-async function readFacts(abs: string, size: number): Promise<FileFacts> {
-  if (size > MAX_VAULT_FILE_BYTES) {
-    return { sha256: await hashFile(abs), error: `larger than ${MAX_VAULT_FILE_BYTES} bytes` };
+/** A file's facts, read through VaultFiles: a link or special file is reported, never opened. */
+async function readFacts(root: string, file: TaskFile): Promise<FileFacts> {
+  if (file.unsafe) return { error: file.unsafe };
+  if (file.size > MAX_VAULT_FILE_BYTES) {
+    return { sha256: await hashFile(root, file.path), error: `larger than ${MAX_VAULT_FILE_BYTES} bytes` };
   }
-  let bytes: Buffer;
+  let read: ReturnType<typeof readListedFileSync>;
   try {
-    bytes = readFileSync(abs);
+    read = readListedFileSync(root, file);
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (!read.ok) return { error: read.problem.message };
   try {
-    return { sha256, data: canonicalize(parseMarkdownFast(bytes.toString('utf8')).data) };
+    return { sha256: read.sha256, data: canonicalize(parseMarkdownFast(read.bytes.toString('utf8')).data) };
   } catch (error) {
-    return { sha256, error: error instanceof Error ? error.message : String(error) };
+    return { sha256: read.sha256, error: error instanceof Error ? error.message : String(error) };
   }
 }
 

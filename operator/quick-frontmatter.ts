@@ -1,4 +1,4 @@
-import { type MarkdownDoc, parseMarkdown } from '../core/frontmatter.js';
+import { MAX_FRONTMATTER_BYTES, type MarkdownDoc, parseMarkdown } from '../core/frontmatter.js';
 
 /**
  * A fast path for the common frontmatter shape (`key: scalar` lines only), so a cold mirror of ten
@@ -6,7 +6,8 @@ import { type MarkdownDoc, parseMarkdown } from '../core/frontmatter.js';
  * certain: a double-quoted string with JSON-compatible escapes, a single-quoted string, or a plain
  * scalar that YAML 1.2's core schema reads as a string. Anything else (numbers, booleans, nulls,
  * comments, lists, blocks, anchors, odd whitespace, duplicate keys) returns undefined, and the caller
- * uses the full parser, so both paths always agree.
+ * uses the full parser, so both paths always agree. Frontmatter above MAX_FRONTMATTER_BYTES is left to
+ * the full parser too, which refuses it: the limits of the one hardened parser hold on both paths.
  */
 export function quickParseMarkdown(text: string): MarkdownDoc | undefined {
   if (!text.startsWith('---\n')) return undefined;
@@ -17,6 +18,9 @@ export function quickParseMarkdown(text: string): MarkdownDoc | undefined {
   const data: Record<string, unknown> = {};
   const block = text.slice(4, end + 1);
   if (block.length === 0 || block.includes('\u0000') || block.includes('\r')) return undefined;
+  if (block.length > MAX_FRONTMATTER_BYTES / 4 && Buffer.byteLength(block) > MAX_FRONTMATTER_BYTES) {
+    return undefined;
+  }
   for (const line of block.split('\n')) {
     if (line === '') continue;
     const colon = line.indexOf(': ');

@@ -1,21 +1,13 @@
 import type { Logger } from 'pino';
-import { ImapConfigError } from '../../core/imap-config.js';
-import { ConfigError, type OperatorEnv, operatorEnv } from '../../operator/config.js';
+import { createLogger } from '../../core/log.js';
+import { type OperatorEnv, operatorEnv } from '../../operator/config.js';
 import { sendCredentialsIn } from '../../operator/credentials.js';
 import { ClaudeDrafter } from '../../operator/drafters/claude.js';
 import type { Drafter } from '../../operator/drafters/drafter.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { type HealthServer, startHealthServer } from '../../operator/health.js';
 import { KubeApiError } from '../../operator/kube/api-errors.js';
-import { KubeConfigError } from '../../operator/kube/config.js';
-import {
-  electedHealth,
-  type KubeMode,
-  KubeSettingsError,
-  runElected,
-  startKubeMode,
-} from '../../operator/kube/mode.js';
-import { createLogger } from '../../operator/log.js';
+import { electedHealth, type KubeMode, runElected, startKubeMode } from '../../operator/kube/mode.js';
 import { MemoryTaskStore } from '../../operator/memory-store.js';
 import { type OnceReport, Operator } from '../../operator/operator.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
@@ -64,9 +56,7 @@ async function kubeModeFor(opts: OperatorCliOptions, logger: Logger): Promise<Ku
       logger,
     });
   } catch (error) {
-    if (error instanceof KubeConfigError || error instanceof KubeSettingsError) {
-      throw new CliError(error.message, EXIT.config);
-    }
+    // KubeConfigError and KubeSettingsError are ConfigErrors (exit 78) as they are.
     if (error instanceof KubeApiError) throw new CliError(error.message, EXIT.error);
     throw error;
   }
@@ -102,26 +92,16 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
       EXIT.config,
     );
   }
-  let env: OperatorEnv;
-  try {
-    env = operatorEnv(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message, EXIT.config);
-    throw error;
-  }
+  // A wrong setting is a ConfigError: exit 78 with its one-line message (cli/errors.ts).
+  const env = operatorEnv(process.env);
   const vault = resolveVault(opts.vault);
   const everyMs = intervalMs(opts.interval);
   const port = portFrom(opts.port, opts.once ?? false);
   const kind = storeKind(opts.store, opts.once ?? false, process.env);
   const logger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
-  // Watchers from the environment (the IMAP inbox when IMAP_HOST is set); wrong settings stop us here.
-  let watchers: Awaited<ReturnType<typeof watchersFromEnv>>;
-  try {
-    watchers = await watchersFromEnv(process.env, logger);
-  } catch (error) {
-    if (error instanceof ImapConfigError) throw new CliError(error.message, EXIT.config);
-    throw error;
-  }
+  // Watchers from the environment (the IMAP inbox when IMAP_HOST is set); wrong settings stop us here
+  // (an ImapConfigError, exit 78).
+  const watchers = await watchersFromEnv(process.env, logger);
   const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
   const vaultPort = opts.vaultPort
     ? await operatorPort(opts.vaultPort, vault, opts.agent, process.env)
@@ -173,18 +153,23 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
-    logger.info('stopping: finishing the step in flight');
-    const grace = setTimeout(() => {
-      logger.warn('the step in flight takes too long; cancelling it');
-      operator.controller.abortInFlight();
-    }, env.FTE_STOP_GRACE_SECONDS * 1000);
-    try {
-      await operator.stop();
-    } finally {
-      clearTimeout(grace);
-    }
+    await stopGracefully(operator, logger, env);
   } finally {
     await server?.close();
+  }
+}
+
+/** Stops the operator after the step in flight; one that takes longer than the grace period is cancelled. */
+async function stopGracefully(operator: Operator, logger: Logger, env: OperatorEnv): Promise<void> {
+  logger.info('stopping: finishing the step in flight');
+  const grace = setTimeout(() => {
+    logger.warn('the step in flight takes too long; cancelling it');
+    operator.controller.abortInFlight();
+  }, env.FTE_STOP_GRACE_SECONDS * 1000);
+  try {
+    await operator.stop();
+  } finally {
+    clearTimeout(grace);
   }
 }
 
@@ -219,16 +204,7 @@ async function runKubeDaemon(
           ]);
           return;
         }
-        logger.info('stopping: finishing the step in flight');
-        const grace = setTimeout(() => {
-          logger.warn('the step in flight takes too long; cancelling it');
-          operator.controller.abortInFlight();
-        }, env.FTE_STOP_GRACE_SECONDS * 1000);
-        try {
-          await operator.stop();
-        } finally {
-          clearTimeout(grace);
-        }
+        await stopGracefully(operator, logger, env);
       },
     });
     await kube.events.flush();

@@ -1,3 +1,4 @@
+import { EXIT, FteError } from '../../core/errors.js';
 import type { Priority } from './priority.js';
 
 /** An email as a drafter sees it: every field came from outside and is untrusted data. */
@@ -40,11 +41,8 @@ export interface Drafter {
 }
 
 /** A drafter call that failed; `retryable` when trying again later may work (rate limits, 5xx, network). */
-export class DrafterError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
+export class DrafterError extends FteError {
+  constructor(message: string, retryable: boolean) {
+    super(message, { exitCode: retryable ? EXIT.tempFail : EXIT.unavailable, retryable });
   }
 }

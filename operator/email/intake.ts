@@ -1,11 +1,10 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog, auditFileFor } from '../../core/audit.js';
 import { decodeItem, encodeItem, encodeUpdate } from '../../core/codec.js';
-import { writeFileAtomic, writeFileIfAbsent } from '../../core/fsutil.js';
+import { FteError } from '../../core/errors.js';
 import { FOLDERS, itemPaths } from '../../core/layout.js';
 import { scanText } from '../../core/secret-guard.js';
+import { VaultFiles } from '../../core/vault/safe-fs.js';
 import type { VaultRepo } from '../../core/vault-repo.js';
 import {
   type ErrorFacts,
@@ -66,9 +65,12 @@ export class EmailIntake {
   private readonly clock: () => Date;
   private readonly index: MessageIndex;
   private readonly audit: AuditLog;
+  /** Every read and write of the vault: never through a link or into a linked folder. */
+  private readonly vault: VaultFiles;
 
   constructor(private readonly options: EmailIntakeOptions) {
     this.root = options.repo.root;
+    this.vault = new VaultFiles(this.root);
     this.agent = options.repo.agent;
     this.clock = options.clock ?? (() => new Date());
     this.index = new MessageIndex(this.root);
@@ -107,12 +109,14 @@ export class EmailIntake {
       });
       if (stale) {
         if (attempt < 5) continue;
-        throw new Error(`the vault kept changing under message ${plan.id}; will retry`);
+        throw new FteError(`the vault kept changing under message ${plan.id}; will retry`, {
+          retryable: true,
+        });
       }
       if (result.refused.length > 0) {
         // Cannot happen for what plan() renders (it checks first), but never leave a refused file behind.
-        for (const finding of result.refused) await rm(join(this.root, finding.path), { force: true });
-        throw new Error(`secret guard refused ${result.refused.map((f) => f.path).join(', ')}`);
+        for (const finding of result.refused) await this.vault.remove(finding.path);
+        throw new FteError(`secret guard refused ${result.refused.map((f) => f.path).join(', ')}`);
       }
       this.options.log?.info(
         { task: plan.id, outcome: plan.kind, uid: input.source.uid },
@@ -229,7 +233,9 @@ export class EmailIntake {
   /** Whether an item can take a follow-up section (the owner may have left its frontmatter broken). */
   private async readable(path: string): Promise<boolean> {
     try {
-      decodeItem(await this.options.repo.readFileText(path));
+      const read = await this.vault.readText(path);
+      if (read.kind !== 'ok') return false;
+      decodeItem(read.text);
       return true;
     } catch {
       return false;
@@ -254,16 +260,16 @@ export class EmailIntake {
     // A new item or a follow-up is its own record (the file and its commit); the audit log, one file per
     // day that every commit would re-hash, is kept for what went wrong.
     if (plan.kind === 'create') {
-      if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
+      if (!(await this.vault.writeIfAbsent(plan.path, plan.text))) return [];
       if (plan.messageId) this.index.remember(plan.messageId, plan.id);
       return [plan.path];
     }
     if (plan.kind === 'error') {
       const paths = [plan.path];
-      if (!(await writeFileIfAbsent(join(this.root, plan.path), plan.text))) return [];
+      if (!(await this.vault.writeIfAbsent(plan.path, plan.text))) return [];
       if (plan.orig) {
         const origPath = `${FOLDERS.errors}/${plan.id}.orig`;
-        await writeFileAtomic(join(this.root, origPath), plan.orig);
+        await this.vault.writeAtomic(origPath, plan.orig);
         paths.push(origPath);
       }
       const record = await this.audit.append({
@@ -277,20 +283,28 @@ export class EmailIntake {
       return [...paths, auditFileFor(new Date(record.timestamp))];
     }
     // A follow-up: appended to the open task's item, plus a signal so the owner sees it on the dashboard.
-    const abs = join(this.root, plan.path);
-    const item = decodeItem(await this.options.repo.readFileText(plan.path));
+    const read = await this.vault.readText(plan.path);
+    if (read.kind !== 'ok') {
+      throw new FteError(
+        `${plan.path} cannot take a follow-up: ${read.kind === 'missing' ? 'gone' : read.reason}`,
+        {
+          retryable: true,
+        },
+      );
+    }
+    const item = decodeItem(read.text);
     const previous = Array.isArray(item.data.followup_message_ids) ? item.data.followup_message_ids : [];
     item.data.followup_message_ids = [...previous, plan.messageId];
     item.data.last_followup = now.toISOString();
-    await writeFileAtomic(
-      abs,
+    await this.vault.writeAtomic(
+      plan.path,
       encodeItem({ data: item.data, body: `${item.body.replace(/\n*$/, '\n')}${plan.section}` }),
     );
     this.index.remember(plan.messageId, plan.id);
     const created = now.toISOString();
     const update = `${FOLDERS.updates}/${created.replace(/[:.]/g, '-')}_${this.agent}_info_${plan.id}.md`;
-    await writeFileIfAbsent(
-      join(this.root, update),
+    await this.vault.writeIfAbsent(
+      update,
       encodeUpdate({
         data: {
           type: 'update',

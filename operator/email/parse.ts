@@ -6,6 +6,8 @@ import {
   type HeaderValue,
   MailParser,
 } from 'mailparser';
+import { isAddress } from '../../core/address.js';
+import { EXIT, FteError } from '../../core/errors.js';
 
 /**
  * Raw RFC 822 bytes → the parts of an email a task needs (mailparser, streamed): addresses, threading
@@ -53,7 +55,11 @@ export type ParseLimits = {
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxTextChars: 100_000 };
 
 /** The message could not be read as an email at all; the reason is shown to the owner. */
-export class EmailParseError extends Error {}
+export class EmailParseError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.dataError });
+  }
+}
 
 const MESSAGE_ID = /<[^<>\s]+>/g;
 
@@ -89,8 +95,11 @@ function addressesOf(value: AddressObject | AddressObject[] | undefined): Addres
   const visit = (entry: EmailAddress) => {
     if (entry.group) entry.group.forEach(visit);
     else if (entry.address) {
+      // Only what the one address parser (core/address.ts) accepts becomes an address in the vault.
+      const address = cleanLine(entry.address, 320);
+      if (!isAddress(address)) return;
       const name = cleanLine(entry.name ?? '', 200);
-      out.push({ address: cleanLine(entry.address, 320), ...(name ? { name } : {}) });
+      out.push({ address, ...(name ? { name } : {}) });
     }
   };
   for (const object of Array.isArray(value) ? value : [value]) object.value.forEach(visit);

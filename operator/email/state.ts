@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { EXIT, FteError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/fsutil.js';
 
 /**
@@ -37,7 +38,12 @@ export function messageIdKey(messageId: string): string {
   return createHash('sha256').update(messageId.trim()).digest('hex').slice(0, 24);
 }
 
-export class StateFileError extends Error {}
+/** The watcher's own state file is unreadable (it lives outside the vault; a data error). */
+export class StateFileError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.dataError });
+  }
+}
 
 export class MailboxStateStore {
   readonly path: string;

@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseMarkdown } from '../../core/frontmatter.js';
-import { isErrno, listFolders, listMarkdown } from '../../core/fsutil.js';
 import { FOLDERS } from '../../core/layout.js';
+import { findTaskFiles, readListedFileSync, scanTaskFiles, type TaskFile } from '../vault-files.js';
 
 /**
  * What the vault already knows about emails, read from the files themselves, so a lost state file can
@@ -11,17 +8,14 @@ import { FOLDERS } from '../../core/layout.js';
  * belongs to (its own message, a follow-up attached to it, or the reply Local sent for it).
  */
 
-const TWO_LEVEL = [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval] as const;
 const FLAT = [FOLDERS.approved, FOLDERS.rejected, FOLDERS.done] as const;
 
-/** Every existing vault-relative path of task `id` (item, approval, outcome, error), in any state. */
+/**
+ * Every existing vault-relative path of task `id` (item, approval, outcome, error), in any state; a link
+ * or special file counts as existing (so its id is never reused) but is never read (vault-files.ts).
+ */
 export async function taskFilesOf(root: string, id: string): Promise<string[]> {
-  const candidates: string[] = [];
-  for (const top of TWO_LEVEL) {
-    for (const sub of await listFolders(join(root, top))) candidates.push(`${top}/${sub}/${id}.md`);
-  }
-  for (const top of FLAT) candidates.push(`${top}/${id}.md`, `${top}/${id}.item.md`);
-  return candidates.filter((path) => existsSync(join(root, path)));
+  return (await findTaskFiles(root, id)).map((file) => file.path);
 }
 
 export type TaskState =
@@ -33,15 +27,18 @@ export type TaskState =
   | { kind: 'closed'; paths: string[] };
 
 export async function taskState(root: string, id: string, agent: string): Promise<TaskState> {
-  const paths = await taskFilesOf(root, id);
+  const files = await findTaskFiles(root, id);
+  const paths = files.map((file) => file.path);
   if (paths.length === 0) return { kind: 'absent' };
   const decided = paths.some((p) => FLAT.some((top) => p.startsWith(`${top}/`)));
+  // A link or special file is never an item to add to: its thread is closed, a new message is a new task.
+  const unsafe = files.some((file) => file.unsafe);
   const item = paths.find(
     (p) =>
       (p.startsWith(`${FOLDERS.needsAction}/`) && !p.startsWith(`${FOLDERS.errors}/`)) ||
       p.startsWith(`${FOLDERS.inProgress}/${agent}/`),
   );
-  if (!decided && item) return { kind: 'open', itemPath: item };
+  if (!decided && !unsafe && item) return { kind: 'open', itemPath: item };
   return { kind: 'closed', paths };
 }
 
@@ -72,18 +69,14 @@ export class MessageIndex {
 
   async refresh(): Promise<void> {
     const seen = new Set<string>();
-    for (const path of await this.paths()) {
+    // Listed through VaultFiles: links and special files (a FIFO would block a read forever) are skipped.
+    for (const file of await scanTaskFiles(this.root)) {
+      if (file.unsafe) continue;
+      const path = file.path;
       seen.add(path);
-      let info: Awaited<ReturnType<typeof stat>>;
-      try {
-        info = await stat(join(this.root, path));
-      } catch (error) {
-        if (isErrno(error, 'ENOENT')) continue;
-        throw error;
-      }
       const known = this.files.get(path);
-      if (known && known.mtimeMs === info.mtimeMs && known.size === info.size) continue;
-      this.files.set(path, { mtimeMs: info.mtimeMs, size: info.size, ...(await this.read(path)) });
+      if (known && known.mtimeMs === file.mtimeMs && known.size === file.size) continue;
+      this.files.set(path, { mtimeMs: file.mtimeMs, size: file.size, ...this.read(file) });
     }
     for (const path of [...this.files.keys()]) if (!seen.has(path)) this.files.delete(path);
     const byId = new Map<string, string>();
@@ -91,29 +84,17 @@ export class MessageIndex {
     this.byId = byId;
   }
 
-  private async paths(): Promise<string[]> {
-    const out: string[] = [];
-    for (const top of TWO_LEVEL) {
-      for (const sub of await listFolders(join(this.root, top))) {
-        for (const name of await listMarkdown(join(this.root, top, sub))) out.push(`${top}/${sub}/${name}`);
-      }
-    }
-    for (const top of FLAT)
-      for (const name of await listMarkdown(join(this.root, top))) out.push(`${top}/${name}`);
-    return out;
-  }
-
-  private async read(path: string): Promise<{ task: string; ids: string[] }> {
+  private read(file: TaskFile): { task: string; ids: string[] } {
+    const path = file.path;
     const name = path.slice(path.lastIndexOf('/') + 1);
     const task = name.replace(/(\.item)?\.md$/, '');
-    const handle = await open(join(this.root, path), 'r');
     let head: string;
     try {
-      const buffer = Buffer.alloc(HEAD_BYTES);
-      const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
-      head = buffer.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await handle.close();
+      const read = readListedFileSync(this.root, file);
+      if (!read.ok) return { task, ids: [] };
+      head = read.bytes.subarray(0, HEAD_BYTES).toString('utf8');
+    } catch {
+      return { task, ids: [] };
     }
     const end = head.indexOf('\n---', 4);
     if (!head.startsWith('---') || end < 0) return { task, ids: [] };

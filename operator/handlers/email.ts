@@ -1,18 +1,14 @@
+import { parseAddress } from '../../core/address.js';
 import type { Decoded } from '../../core/codec.js';
+import { replySubject, replyThread } from '../../core/reply.js';
 import type { ItemFrontmatter } from '../../core/schemas.js';
 import type { Drafter, EmailForDraft, Triage } from '../drafters/drafter.js';
 import { oneLine } from '../drafters/template.js';
 import type { ApprovalDraft, DomainHandler, HandlerInput, TriageOutcome } from './handler.js';
 
-const ADDRESS =
-  /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+/;
-
-/** The address in `Name <address>` or a bare address; undefined when there is none. */
+/** The sender's address in `Name <address>` or a bare address, lower-cased; undefined when there is none. */
 export function senderAddress(from: string): string | undefined {
-  const angled = /<([^<>]+)>/.exec(from)?.[1]?.trim();
-  const candidate = angled ?? from.trim();
-  const match = ADDRESS.exec(candidate);
-  return match && match[0] === candidate ? match[0].toLowerCase() : undefined;
+  return parseAddress(from)?.toLowerCase();
 }
 
 const NO_REPLY_LOCAL =
@@ -46,17 +42,14 @@ export function ruleTriage(data: ItemFrontmatter, body: string, address: string)
   return undefined;
 }
 
-/** "Re: " + subject, never doubled ("Re: Re:" or "RE:" stay as one). */
-export function replySubject(subject: string): string {
-  const trimmed = subject.trim();
-  if (trimmed === '') return 'Re: (no subject)';
-  return /^re\s*:/i.test(trimmed) ? `Re: ${trimmed.replace(/^re\s*:\s*/i, '')}` : `Re: ${trimmed}`;
-}
-
 /**
  * Email (`Needs_Action/email/`): triage, then a reply draft as a `send_email` approval request to the
- * original sender, threaded with In-Reply-To and References.
+ * original sender, threaded with In-Reply-To and References. A `message_id` or `references` value that is
+ * not an RFC 5322 msg-id (vaults of other tools hold Gmail API ids there) is left out of the request, with
+ * a note in its reason: the reply is still drafted, just not threaded on that value.
  */
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
 export class EmailHandler implements DomainHandler {
   readonly domain = 'email';
 
@@ -88,14 +81,21 @@ export class EmailHandler implements DomainHandler {
       to: email.fromAddress,
       subject: replySubject(email.subject),
     };
-    if (data.message_id) parameters.in_reply_to = data.message_id.trim();
-    const references = [data.references?.trim(), data.message_id?.trim()].filter(Boolean).join(' ');
-    if (references) parameters.references = references;
+    const thread = replyThread(str(data.message_id), str(data.references));
+    if (thread.inReplyTo) parameters.in_reply_to = thread.inReplyTo;
+    if (thread.references.length > 0) parameters.references = thread.references.join(' ');
+    const note =
+      thread.dropped.length > 0
+        ? ` (not threaded on ${thread.dropped
+            .slice(0, 3)
+            .map((v) => JSON.stringify(oneLine(v, 40)))
+            .join(', ')}: not an RFC 5322 Message-ID)`
+        : '';
     return {
       action: 'send_email',
       parameters,
       body,
-      reason: oneLine(triage.reason, 200),
+      reason: `${oneLine(triage.reason, 200)}${note}`,
       drafter: this.drafter.name,
       usage: usage ? [usage] : [],
     };

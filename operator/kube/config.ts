@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError } from '../../core/config.js';
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -22,7 +23,7 @@ export type KubeConnectionOptions = {
 };
 
 /** The Kubernetes configuration could not be found or read. */
-export class KubeConfigError extends Error {}
+export class KubeConfigError extends ConfigError {}
 
 /**
  * Finds the cluster to talk to, in this order: `--kubeconfig`, `$KUBECONFIG`, the pod's service account

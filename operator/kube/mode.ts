@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ConfigError, parseEnv } from '../../core/config.js';
 import type { Health } from '../operator.js';
 import { connectKube, type KubeConnection } from './config.js';
 import { KubeEventRecorder } from './event-recorder.js';
@@ -41,15 +42,11 @@ export const KubeEnv = z
   );
 export type KubeEnv = z.infer<typeof KubeEnv>;
 
-export class KubeSettingsError extends Error {}
+/** A FTE_LEASE_* setting is wrong: a configuration error (exit 78). */
+export class KubeSettingsError extends ConfigError {}
 
 export function kubeEnv(env: NodeJS.ProcessEnv): KubeEnv {
-  const blank = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
-  const parsed = KubeEnv.safeParse(blank);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const name = String(issue.path[0]);
-  throw new KubeSettingsError(`${name}: ${issue.message} (got ${JSON.stringify(env[name])})`);
+  return parseEnv(KubeEnv, env, { makeError: (message) => new KubeSettingsError(message) });
 }
 
 /** What `--store kube` adds to the operator: the store, its events, and the election for the right to run. */

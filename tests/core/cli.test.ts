@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runFte } from '../helpers/cli.js';
@@ -43,5 +43,40 @@ describe('fte CLI', () => {
     expect(table.stdout).toMatch(
       /^ID\s+DOMAIN\s+PHASE\s+OWNER\s+PATH\nE1\s+email\s+NeedsAction\s+-\s+Needs_Action\/email\/E1.md\n$/,
     );
+  });
+
+  it('an unexpected error is one line, "internal error", exit 70; FTE_DEBUG=1 adds the stack', async () => {
+    // A vault whose Needs_Action is a file: nothing fte expects, so no typed error covers it.
+    const vault = join(await tempDir(), 'v');
+    await mkdir(join(vault, '.git'), { recursive: true });
+    await writeFile(join(vault, 'Needs_Action'), 'not a folder\n');
+    const env = { ...process.env, FTE_DEBUG: '' };
+    const run = await runFte(['status', '--vault', vault], env);
+    expect(run.code).toBe(70);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^fte: internal error: .*ENOTDIR.*, run with FTE_DEBUG=1 for the stack\n$/);
+    const debug = await runFte(['status', '--vault', vault], { ...env, FTE_DEBUG: '1' });
+    expect(debug.code).toBe(70);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('fte operator with a bad setting exits 78 with one line naming it', async () => {
+    const { clones } = await remoteWithClones(['cloud']);
+    const env = { ...process.env, FTE_DEBUG: '' };
+    for (const name of Object.keys(env))
+      if (name.startsWith('IMAP_') || name.startsWith('FTE_')) delete env[name];
+    const workers = await runFte(['operator', '--vault', clones.cloud!.dir, '--once'], {
+      ...env,
+      FTE_OPERATOR_WORKERS: '0',
+    });
+    expect(workers.code).toBe(78);
+    expect(workers.stderr).toBe('fte: FTE_OPERATOR_WORKERS: must be at least 1 (got "0")\n');
+    const imap = await runFte(['operator', '--vault', clones.cloud!.dir, '--once'], {
+      ...env,
+      IMAP_HOST: 'imap.example.com',
+    });
+    expect(imap.code).toBe(78);
+    expect(imap.stderr.trim().split('\n')).toHaveLength(1);
+    expect(imap.stderr).toMatch(/^fte: invalid IMAP configuration: .*IMAP_USER/);
   });
 });

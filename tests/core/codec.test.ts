@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseAddress, parseAddressList } from '../../core/address.js';
 import {
   approvalContentHash,
   approvalParameters,
@@ -12,7 +13,15 @@ import {
   encodeUpdate,
   MAX_VAULT_FILE_BYTES,
 } from '../../core/codec.js';
-import { parseMarkdown, stringifyMarkdown } from '../../core/frontmatter.js';
+import { FteError } from '../../core/errors.js';
+import {
+  FrontmatterError,
+  MAX_FRONTMATTER_BYTES,
+  parseMarkdown,
+  stringifyMarkdown,
+} from '../../core/frontmatter.js';
+import { isMessageId, parseMessageIdList } from '../../core/message-id.js';
+import { replySubject, replyThread } from '../../core/reply.js';
 
 const ITEM = `---
 type: email
@@ -162,5 +171,142 @@ describe('update signals and audit records', () => {
     expect(decodeAuditLine(JSON.stringify(record))).toEqual(record);
     expect(() => decodeAuditLine('{"timestamp":"2026-01-07T11:00:00Z"}')).toThrow(/action_type/);
     expect(() => decodeAuditLine('not json')).toThrow(/not JSON/);
+  });
+});
+
+describe('the hardened frontmatter parser', () => {
+  const doc = (yaml: string) => `---\n${yaml}\n---\n\nBody\n`;
+  const refuses = (yaml: string, pattern: RegExp) => {
+    let caught: unknown;
+    try {
+      parseMarkdown(doc(yaml));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught, yaml.slice(0, 40)).toBeInstanceOf(FrontmatterError);
+    expect(caught).toBeInstanceOf(FteError);
+    expect((caught as FrontmatterError).exitCode).toBe(65);
+    expect((caught as Error).message).toMatch(pattern);
+    // And through the codec: a CodecError of kind frontmatter, never anything else.
+    expect(() => decodeItem(doc(yaml))).toThrow(expect.objectContaining({ kind: 'frontmatter' }));
+  };
+
+  it('refuses an alias bomb as a FrontmatterError, not a ReferenceError', () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f'].entries()) {
+      const prev = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    refuses(levels.join('\n'), /unreadable YAML.*alias/i);
+    // A few aliases are fine.
+    expect(parseMarkdown(doc('a: &x hi\nb: *x')).data).toEqual({ a: 'hi', b: 'hi' });
+  });
+
+  it('refuses oversized frontmatter before parsing it', () => {
+    const started = performance.now();
+    refuses(`type: email\npad: "${'x'.repeat(MAX_FRONTMATTER_BYTES)}"`, /frontmatter too large/);
+    refuses(`type: email\n${'k: v\n'.repeat(MAX_FRONTMATTER_BYTES / 4)}`, /frontmatter too large/);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('refuses deep nesting quickly, without a stack overflow', () => {
+    const started = performance.now();
+    refuses(`x: ${'['.repeat(100_000)}`, /nested too deeply/);
+    refuses(`x: ${'{a: '.repeat(1_000)}`, /nested too deeply/);
+    refuses(`x:\n${'- '.repeat(10_000)}a`, /nested too deeply/);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(parseMarkdown(doc('x: [[1, 2], {a: [b]}]')).data).toEqual({ x: [[1, 2], { a: ['b'] }] });
+  });
+
+  it('refuses YAML tags, complex keys, duplicate keys and NUL bytes', () => {
+    refuses('run: !!js/function "function () { return 1 }"', /YAML tags are not allowed/);
+    refuses('data: !!binary aGVsbG8=', /YAML tags are not allowed/);
+    refuses('s: !!set {a}', /YAML tags are not allowed/);
+    refuses('x: !custom value', /YAML tags are not allowed/);
+    refuses('x: !!str text', /YAML tags are not allowed/);
+    refuses('? [a, b]\n: c', /keys must be plain names/);
+    refuses('a: 1\na: 2', /invalid YAML.*duplicate_key/);
+    expect(() => parseMarkdown('---\na: b\u0000\n---\n')).toThrow(FrontmatterError);
+  });
+
+  it('keeps a __proto__ key as data, never as a prototype', () => {
+    const data = parseMarkdown(doc('__proto__: {polluted: yes}\ntype: email')).data;
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('message ids and addresses', () => {
+  it('accepts RFC 5322 msg-ids and nothing else', () => {
+    for (const ok of [
+      '<abc@mail.example.com>',
+      '<CAKx=a+b_c.d@mail.gmail.com>',
+      '<z@x>',
+      '<1234.5678@[192.168.0.1]>',
+    ]) {
+      expect(isMessageId(ok), ok).toBe(true);
+    }
+    for (const bad of [
+      '18c2f3a9d0e1b2c3',
+      'abc@mail.example.com',
+      '<abc>',
+      '<a b@example.com>',
+      '<a@b> <c@d>',
+      '<a@b\r\nBcc: x@y>',
+      '<a@b@c>',
+      `<${'a'.repeat(300)}@example.com>`,
+      '',
+    ]) {
+      expect(isMessageId(bad), bad).toBe(false);
+    }
+    expect(parseMessageIdList('<a@b> 18c2f3a <c@d>, <a@b>')).toEqual({
+      ids: ['<a@b>', '<c@d>'],
+      invalid: ['18c2f3a'],
+    });
+  });
+
+  it('builds reply threading from valid ids only and says what it dropped', () => {
+    expect(replyThread('<m2@x.com>', '<m1@x.com>')).toEqual({
+      inReplyTo: '<m2@x.com>',
+      references: ['<m1@x.com>', '<m2@x.com>'],
+      dropped: [],
+    });
+    expect(replyThread('18c2f3a9d0e1', '<m1@x.com> 17aa')).toEqual({
+      inReplyTo: undefined,
+      references: ['<m1@x.com>'],
+      dropped: ['18c2f3a9d0e1', '17aa'],
+    });
+    expect(replySubject('RE: x')).toBe('RE: x');
+    expect(replySubject(' Invoice ')).toBe('Re: Invoice');
+    expect(replySubject('')).toBe('Re: (no subject)');
+  });
+
+  it('parses addresses with one parser', () => {
+    expect(parseAddress('Jane Client <Jane@Example.com>')).toBe('Jane@Example.com');
+    expect(parseAddress('"Doe, Jane" <jane@customer.test>')).toBe('jane@customer.test');
+    expect(parseAddress(' owner@localhost ')).toBe('owner@localhost');
+    for (const bad of [
+      'Jane (no address)',
+      'a@b@c',
+      'a b@c.com',
+      '<a@b.com>, <c@d.com>',
+      'x@y.com\r\nBcc: z@w.com',
+      '',
+    ]) {
+      expect(parseAddress(bad), bad).toBeUndefined();
+    }
+    expect(parseAddressList('a@x.com, Jane <b@y.com>')).toEqual(['a@x.com', 'b@y.com']);
+    expect(parseAddressList('a@x.com, nobody')).toBeUndefined();
+  });
+
+  it('an approval request with a value that does not fit its field is refused', () => {
+    expect(() => decodeApproval(approvalText({ in_reply_to: '18c2f3a9d0e1' }))).toThrow(/in_reply_to/);
+    expect(() => decodeApproval(approvalText({ references: '<a@b> 18c2f3a' }))).toThrow(/references/);
+    expect(() => decodeApproval(approvalText({ to: 'Jane (no address)' }))).toThrow(/to:/);
+    expect(
+      decodeApproval(approvalText({ in_reply_to: '<a@b.com>', references: '<z@x> <a@b.com>' })).data,
+    ).toMatchObject({
+      in_reply_to: '<a@b.com>',
+    });
   });
 });

@@ -92,6 +92,22 @@ function task(id = 'E1', status: Task['status'] = undefined, generation = 1): Ta
 }
 
 describe('decide', () => {
+  it('a link or special file in a task position: Failed with the reason, no step (never read or moved)', () => {
+    const path = 'Needs_Action/email/E1.md';
+    const unsafe: ReadResult<ItemFrontmatter> = {
+      file: { ...file(path), unsafe: 'unsafe path: symbolic link, never followed' },
+      ok: false,
+      problem: { kind: 'unsafe', message: 'item file: unsafe path: symbolic link, never followed' },
+    };
+    const decision = decide(task(), state({ item: unsafe }), ctx);
+    expect(decision.step).toBeUndefined();
+    expect(decision).toMatchObject({
+      phase: 'Failed',
+      error: expect.stringMatching(/unsafe path: symbolic link/),
+      waiting: { reason: 'UnsafePath' },
+    });
+  });
+
   it('claims a valid email item in Needs_Action/email', () => {
     const d = decide(task(), state({ item: item('Needs_Action/email/E1.md') }), ctx);
     expect(d).toMatchObject({ phase: 'NeedsAction', step: { kind: 'claim' } });
