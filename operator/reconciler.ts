@@ -515,7 +515,7 @@ export class TaskReconciler implements Reconciler {
       summary: `Item could not be processed: ${reason}`,
       fields: { item: target, original_path: source },
     });
-    await this.apply({
+    const result = await this.apply({
       message: `${this.agent}: error ${safe}`,
       preconditions: [{ kind: 'present', path: source }],
       operations: [...described, { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' }],
@@ -529,6 +529,11 @@ export class TaskReconciler implements Reconciler {
         }),
       ],
     });
+    if (result.kind === 'conflict' || result.kind === 'secret') {
+      // Nothing moved: say so once, as a Failed task, instead of trying again every pass.
+      const why = result.kind === 'conflict' ? result.reason : 'the secret guard refused the description';
+      throw new TerminalError(`cannot quarantine ${source}: ${why}`);
+    }
     log.warn({ reason, path: target }, 'item moved to Needs_Action/_errors/');
     return {
       changed: true,
