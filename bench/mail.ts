@@ -7,6 +7,7 @@ import { ImapFlow } from 'imapflow';
 import pino from 'pino';
 import type { ImapConfig } from '../core/imap-config.js';
 import { initVault } from '../core/init.js';
+import { LocalVaultPort } from '../core/vault/local-port.js';
 import { VaultRepo } from '../core/vault-repo.js';
 import { TemplateDrafter } from '../operator/drafters/template.js';
 import { EmailIntake } from '../operator/email/intake.js';
@@ -98,14 +99,14 @@ async function throughput(root: string, dovecot: DovecotServer): Promise<Row[]> 
   const repo = await vault(root, 'bulk');
   const watcher = new ImapWatcher({
     config: config(account),
-    intake: new EmailIntake({ repo }),
+    intake: new EmailIntake({ vault: new LocalVaultPort(repo) }),
     stateDir: ImapWatcher.defaultStateDir(repo.root),
   });
   const [status, intakeMs] = await timed(() => watcher.runOnce());
   const [again, rescanMs] = await timed(() =>
     new ImapWatcher({
       config: config(account),
-      intake: new EmailIntake({ repo }),
+      intake: new EmailIntake({ vault: new LocalVaultPort(repo) }),
       stateDir: ImapWatcher.defaultStateDir(repo.root),
     }).runOnce(),
   );

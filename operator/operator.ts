@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { FteError } from '../core/errors.js';
 import type { VaultPort } from '../core/vault/change.js';
 import { LocalVaultPort } from '../core/vault/local-port.js';
 import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
@@ -167,7 +166,7 @@ export class Operator {
       const logger = this.logger.child({ watcher: watcher.name });
       try {
         await watcher.once({
-          repo: this.watcherRepo(),
+          vault: this.vault,
           agent: this.options.agent,
           logger,
           clock: this.options.clock ?? (() => new Date()),
@@ -205,7 +204,7 @@ export class Operator {
     }, resyncMs);
     for (const watcher of this.options.watchers ?? []) {
       await watcher.start({
-        repo: this.watcherRepo(),
+        vault: this.vault,
         agent: this.options.agent,
         logger: this.logger.child({ watcher: watcher.name }),
         clock: this.options.clock ?? (() => new Date()),
@@ -288,18 +287,6 @@ export class Operator {
       }
     })();
     return this.syncing;
-  }
-
-  private watcherRepo(): VaultRepo {
-    if (!this.repo) {
-      throw new FteError(
-        'watchers (IMAP intake) need the in-process vault port; run them without --vault-port',
-        {
-          exitCode: 78,
-        },
-      );
-    }
-    return this.repo;
   }
 
   /** With a sidecar's port, the sidecar knows; asking it to sync is cheap and answers `local-only` without one. */

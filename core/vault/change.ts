@@ -31,6 +31,8 @@ export const Operation = z.discriminatedUnion('op', [
     op: z.literal('write'),
     path: VaultPath,
     content: z.string(),
+    /** `base64` for bytes that are not text (the raw original of an unreadable message). */
+    encoding: z.enum(['utf8', 'base64']).default('utf8'),
     mode: z.enum(['create', 'replace', 'ensure']).default('create'),
   }),
   /** Moves a regular file; refused when the source is missing or the target exists. */

@@ -125,7 +125,7 @@ export class LocalVaultPort implements VaultPort {
         if (op.op === 'write') {
           if (op.mode === 'ensure' && (await this.files.inspect(op.path)).kind !== 'missing') continue;
           await remember(op.path);
-          await this.files.writeAtomic(op.path, op.content);
+          await this.files.writeAtomic(op.path, Buffer.from(op.content, op.encoding));
           touched.push(op.path);
         } else if (op.op === 'move') {
           await remember(op.from);
@@ -167,7 +167,8 @@ async function secretsIn(change: ParsedVaultChange): Promise<SecretRefusal[]> {
     const path = op.op === 'write' ? op.path : op.op === 'move' ? op.to : undefined;
     if (!path) continue;
     const byName = findSecretName(path);
-    const byContent = op.op === 'write' && !byName ? await scanText(op.content, { path }) : undefined;
+    const text = op.op === 'write' ? Buffer.from(op.content, op.encoding).toString('utf8') : undefined;
+    const byContent = text !== undefined && !byName ? await scanText(text, { path }) : undefined;
     if (byName) refused.push({ path, reason: `refused: ${byName}` });
     else if (byContent)
       refused.push({ path, reason: `refused: contains ${byContent.description} (rule ${byContent.rule})` });

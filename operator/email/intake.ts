@@ -1,11 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { AuditLog, auditFileFor } from '../../core/audit.js';
 import { decodeItem, encodeItem, encodeUpdate } from '../../core/codec.js';
 import { FteError } from '../../core/errors.js';
 import { FOLDERS, itemPaths } from '../../core/layout.js';
 import { scanText } from '../../core/secret-guard.js';
+import type { Precondition, VaultChange, VaultPort } from '../../core/vault/change.js';
 import { VaultFiles } from '../../core/vault/safe-fs.js';
-import type { VaultRepo } from '../../core/vault-repo.js';
 import {
   type ErrorFacts,
   emailTaskId,
@@ -54,7 +54,8 @@ const MAX_ORIGINAL_BYTES = 1024 * 1024;
 const DOMAIN = 'email';
 
 export type EmailIntakeOptions = {
-  repo: VaultRepo;
+  /** Where the change for each message goes: one commit, or refused when the vault moved meanwhile. */
+  vault: VaultPort;
   clock?: () => Date;
   log?: Logger;
 };
@@ -64,17 +65,15 @@ export class EmailIntake {
   private readonly agent: string;
   private readonly clock: () => Date;
   private readonly index: MessageIndex;
-  private readonly audit: AuditLog;
-  /** Every read and write of the vault: never through a link or into a linked folder. */
+  /** Every read of the vault: never through a link or into a linked folder. */
   private readonly vault: VaultFiles;
 
   constructor(private readonly options: EmailIntakeOptions) {
-    this.root = options.repo.root;
+    this.root = options.vault.root;
     this.vault = new VaultFiles(this.root);
-    this.agent = options.repo.agent;
+    this.agent = options.vault.agent;
     this.clock = options.clock ?? (() => new Date());
     this.index = new MessageIndex(this.root);
-    this.audit = new AuditLog(this.root, this.clock);
   }
 
   /** Re-reads the Message-IDs the vault knows (cheap: only changed files are read). Call before a batch. */
@@ -95,29 +94,20 @@ export class EmailIntake {
     for (let attempt = 0; ; attempt++) {
       const plan = await this.plan(input);
       if (plan.kind === 'duplicate') return plan;
-      let stale = false;
-      const result = await this.options.repo.change(this.commitMessage(plan), async () => {
-        // Decided outside the lock; the reconciler may have moved the task since. Decide again inside.
-        const again = await this.plan(input);
-        const same =
-          again.kind === plan.kind && again.id === plan.id && 'path' in again && again.path === plan.path;
-        if (!same) {
-          stale = true;
-          return [];
-        }
-        return this.apply(plan);
-      });
-      if (stale) {
+      // Decided on what was read; the reconciler may move the task meanwhile. The change states what the
+      // plan relied on, and a refused change is planned again on a fresh read.
+      const result = await this.options.vault.apply(await this.changeFor(plan));
+      if (result.kind === 'conflict') {
         if (attempt < 5) continue;
         throw new FteError(`the vault kept changing under message ${plan.id}; will retry`, {
           retryable: true,
         });
       }
-      if (result.refused.length > 0) {
-        // Cannot happen for what plan() renders (it checks first), but never leave a refused file behind.
-        for (const finding of result.refused) await this.vault.remove(finding.path);
+      if (result.kind === 'secret') {
+        // Cannot happen for what plan() renders (it checks first); nothing was written.
         throw new FteError(`secret guard refused ${result.refused.map((f) => f.path).join(', ')}`);
       }
+      if ('messageId' in plan && plan.messageId) this.index.remember(plan.messageId, plan.id);
       this.options.log?.info(
         { task: plan.id, outcome: plan.kind, uid: input.source.uid },
         `email ${plan.kind} ${plan.path}`,
@@ -255,68 +245,105 @@ export class EmailIntake {
     return undefined;
   }
 
-  private async apply(plan: Exclude<Plan, { kind: 'duplicate' }>): Promise<string[]> {
-    const now = this.clock();
+  /** Every place this task's files could be: a new item or error file is only written where none exists. */
+  private absentElsewhere(id: string): Precondition[] {
+    return [
+      itemPaths.needsAction(DOMAIN, id),
+      itemPaths.inProgress(this.agent, id),
+      itemPaths.pendingApproval(DOMAIN, id),
+      itemPaths.approved(id),
+      itemPaths.rejected(id),
+      itemPaths.done(id),
+      itemPaths.error(id),
+    ].map((path) => ({ kind: 'absent' as const, path }));
+  }
+
+  private async changeFor(plan: Exclude<Plan, { kind: 'duplicate' }>): Promise<VaultChange> {
+    const message = this.commitMessage(plan);
     // A new item or a follow-up is its own record (the file and its commit); the audit log, one file per
     // day that every commit would re-hash, is kept for what went wrong.
     if (plan.kind === 'create') {
-      if (!(await this.vault.writeIfAbsent(plan.path, plan.text))) return [];
-      if (plan.messageId) this.index.remember(plan.messageId, plan.id);
-      return [plan.path];
+      return {
+        message,
+        preconditions: this.absentElsewhere(plan.id),
+        operations: [{ op: 'write', path: plan.path, content: plan.text, mode: 'create' }],
+      };
     }
     if (plan.kind === 'error') {
-      const paths = [plan.path];
-      if (!(await this.vault.writeIfAbsent(plan.path, plan.text))) return [];
-      if (plan.orig) {
-        const origPath = `${FOLDERS.errors}/${plan.id}.orig`;
-        await this.vault.writeAtomic(origPath, plan.orig);
-        paths.push(origPath);
-      }
-      const record = await this.audit.append({
-        action_type: 'email_intake',
-        actor: this.agent,
-        target: plan.path,
-        parameters: {},
-        result: `error: ${plan.reason.slice(0, 300)}`,
-        task: plan.id,
-      });
-      return [...paths, auditFileFor(new Date(record.timestamp))];
+      return {
+        message,
+        preconditions: this.absentElsewhere(plan.id),
+        operations: [
+          { op: 'write', path: plan.path, content: plan.text, mode: 'create' },
+          ...(plan.orig
+            ? [
+                {
+                  op: 'write' as const,
+                  path: `${FOLDERS.errors}/${plan.id}.orig`,
+                  content: plan.orig.toString('base64'),
+                  encoding: 'base64' as const,
+                  mode: 'replace' as const,
+                },
+              ]
+            : []),
+        ],
+        audit: [
+          {
+            action_type: 'email_intake',
+            actor: this.agent,
+            target: plan.path,
+            parameters: {},
+            result: `error: ${plan.reason.slice(0, 300)}`,
+            task: plan.id,
+          },
+        ],
+      };
     }
     // A follow-up: appended to the open task's item, plus a signal so the owner sees it on the dashboard.
-    const read = await this.vault.readText(plan.path);
+    const read = await this.vault.readBytes(plan.path);
+    const text = read.kind === 'ok' ? new TextDecoder('utf-8', { fatal: false }).decode(read.data) : '';
     if (read.kind !== 'ok') {
       throw new FteError(
         `${plan.path} cannot take a follow-up: ${read.kind === 'missing' ? 'gone' : read.reason}`,
-        {
-          retryable: true,
-        },
+        { retryable: true },
       );
     }
-    const item = decodeItem(read.text);
+    const now = this.clock();
+    const item = decodeItem(text);
     const previous = Array.isArray(item.data.followup_message_ids) ? item.data.followup_message_ids : [];
     item.data.followup_message_ids = [...previous, plan.messageId];
     item.data.last_followup = now.toISOString();
-    await this.vault.writeAtomic(
-      plan.path,
-      encodeItem({ data: item.data, body: `${item.body.replace(/\n*$/, '\n')}${plan.section}` }),
-    );
-    this.index.remember(plan.messageId, plan.id);
     const created = now.toISOString();
     const update = `${FOLDERS.updates}/${created.replace(/[:.]/g, '-')}_${this.agent}_info_${plan.id}.md`;
-    await this.vault.writeIfAbsent(
-      update,
-      encodeUpdate({
-        data: {
-          type: 'update',
-          kind: 'info',
-          agent: this.agent,
-          created,
-          task: plan.id,
-          summary: plan.summary,
+    return {
+      message,
+      preconditions: [
+        { kind: 'sha256', path: plan.path, sha256: createHash('sha256').update(read.data).digest('hex') },
+      ],
+      operations: [
+        {
+          op: 'write',
+          path: plan.path,
+          mode: 'replace',
+          content: encodeItem({ data: item.data, body: `${item.body.replace(/\n*$/, '\n')}${plan.section}` }),
         },
-        body: `${plan.summary}\n\nIt is appended to ${plan.path}; no second draft is made for it.\n`,
-      }),
-    );
-    return [plan.path, update];
+        {
+          op: 'write',
+          path: update,
+          mode: 'ensure',
+          content: encodeUpdate({
+            data: {
+              type: 'update',
+              kind: 'info',
+              agent: this.agent,
+              created,
+              task: plan.id,
+              summary: plan.summary,
+            },
+            body: `${plan.summary}\n\nIt is appended to ${plan.path}; no second draft is made for it.\n`,
+          }),
+        },
+      ],
+    };
   }
 }

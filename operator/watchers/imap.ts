@@ -469,8 +469,8 @@ export class ImapInboxWatcher implements Watcher {
     const log = context.logger;
     this.watcher = new ImapWatcher({
       config: this.config,
-      intake: new EmailIntake({ repo: context.repo, clock: context.clock, log }),
-      stateDir: this.options.stateDir ?? ImapWatcher.defaultStateDir(context.repo.root),
+      intake: new EmailIntake({ vault: context.vault, clock: context.clock, log }),
+      stateDir: this.options.stateDir ?? ImapWatcher.defaultStateDir(context.vault.root),
       clock: context.clock,
       log,
       backoff: this.options.backoff,
@@ -487,11 +487,11 @@ export class ImapInboxWatcher implements Watcher {
    * One pass for `fte operator --once`: connect, take in everything new, disconnect. (For the operator's
    * run-once path to call before it mirrors the vault.)
    */
-  async once(context: Pick<WatcherContext, 'repo' | 'logger' | 'clock'>): Promise<WatcherStatus> {
+  async once(context: Pick<WatcherContext, 'vault' | 'logger' | 'clock'>): Promise<WatcherStatus> {
     const watcher = new ImapWatcher({
       config: this.config,
-      intake: new EmailIntake({ repo: context.repo, clock: context.clock, log: context.logger }),
-      stateDir: this.options.stateDir ?? ImapWatcher.defaultStateDir(context.repo.root),
+      intake: new EmailIntake({ vault: context.vault, clock: context.clock, log: context.logger }),
+      stateDir: this.options.stateDir ?? ImapWatcher.defaultStateDir(context.vault.root),
       clock: context.clock,
       log: context.logger,
     });

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { VaultRepo } from '../../core/vault-repo.js';
+import type { VaultPort } from '../../core/vault/change.js';
 
 /** What a watcher gets from the operator it runs in. */
 export type WatcherContext = {
-  /** The clone's single git owner: write items with `repo.change("<agent>: intake <id>", async () => paths)`. */
-  repo: VaultRepo;
+  /** Where items are written: one VaultChange per item (`"<agent>: intake <id>"`), applied as one commit. */
+  vault: VaultPort;
   agent: string;
   logger: Logger;
   clock: () => Date;
@@ -24,5 +24,5 @@ export interface Watcher {
   start(context: WatcherContext): Promise<void>;
   stop(): Promise<void>;
   /** `--once`: one pass that takes in what is waiting, then returns (watchers without it are skipped). */
-  once?(context: Pick<WatcherContext, 'repo' | 'agent' | 'logger' | 'clock'>): Promise<unknown>;
+  once?(context: Pick<WatcherContext, 'vault' | 'agent' | 'logger' | 'clock'>): Promise<unknown>;
 }

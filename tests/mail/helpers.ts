@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import type { ImapConfig } from '../../core/imap-config.js';
 import { initVault } from '../../core/init.js';
+import { LocalVaultPort } from '../../core/vault/local-port.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import { EmailIntake, type IntakeOutcome } from '../../operator/email/intake.js';
 import { ImapWatcher } from '../../operator/watchers/imap.js';
@@ -50,7 +51,7 @@ export async function watchedVault(
     watcher(config = {}) {
       return new ImapWatcher({
         config: imapConfigFor(account, { ...base, ...config }),
-        intake: new EmailIntake({ repo, log }),
+        intake: new EmailIntake({ vault: new LocalVaultPort(repo), log }),
         stateDir: ImapWatcher.defaultStateDir(dir),
         log,
         backoff: { initialMs: 100, maxMs: 800 },

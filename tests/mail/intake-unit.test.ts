@@ -6,6 +6,7 @@ import { decodeItem } from '../../core/codec.js';
 import { isSafeTaskId } from '../../core/ids.js';
 import { ImapConfigError, loadImapConfig } from '../../core/imap-config.js';
 import { initVault } from '../../core/init.js';
+import { LocalVaultPort } from '../../core/vault/local-port.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import { EmailIntake } from '../../operator/email/intake.js';
 import {
@@ -177,7 +178,10 @@ describe('EmailIntake on a real git vault', () => {
   async function intake() {
     const dir = join(await tempDir('fte-intake-'), 'cloud');
     await initVault(dir, { agent: 'cloud' });
-    return { dir, intake: new EmailIntake({ repo: new VaultRepo({ root: dir, agent: 'cloud' }) }) };
+    return {
+      dir,
+      intake: new EmailIntake({ vault: new LocalVaultPort(new VaultRepo({ root: dir, agent: 'cloud' })) }),
+    };
   }
 
   test('an unreadable message becomes an error file with its bytes kept and an audit record; once', async () => {
