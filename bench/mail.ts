@@ -9,11 +9,11 @@ import type { ImapConfig } from '../core/imap-config.js';
 import { initVault } from '../core/init.js';
 import { LocalVaultPort } from '../core/vault/local-port.js';
 import { VaultRepo } from '../core/vault-repo.js';
+import { MemoryTaskStore } from '../operator/controller/memory-store.js';
 import { TemplateDrafter } from '../operator/drafters/template.js';
 import { EmailIntake } from '../operator/email/intake.js';
 import { taskIdForMessageId } from '../operator/email/item.js';
 import { parseEmail } from '../operator/email/parse.js';
-import { MemoryTaskStore } from '../operator/memory-store.js';
 import { Operator } from '../operator/operator.js';
 import { ImapInboxWatcher, ImapWatcher } from '../operator/watchers/imap.js';
 import {

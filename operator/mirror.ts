@@ -6,9 +6,9 @@ import { FOLDERS, locate } from '../core/layout.js';
 import { canonicalize, PRIORITIES } from '../core/schemas.js';
 import { summarizeTasks } from '../core/status.js';
 import { VaultFiles } from '../core/vault/safe-fs.js';
-import type { OperatorMetrics } from './metrics.js';
+import type { OperatorMetrics } from './controller/metrics.js';
+import { jsonEqual, type TaskStore } from './controller/store.js';
 import { parseMarkdownFast } from './quick-frontmatter.js';
-import { jsonEqual, type TaskStore } from './store.js';
 import { ANNOTATIONS, LABELS, type Task, type TaskSpec, taskName } from './task.js';
 import {
   findTaskFiles,

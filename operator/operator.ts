@@ -2,17 +2,17 @@ import type { Logger } from 'pino';
 import type { VaultPort } from '../core/vault/change.js';
 import { LocalVaultPort } from '../core/vault/local-port.js';
 import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
-import { Controller } from './controller.js';
+import { Controller } from './controller/controller.js';
+import { MemoryTaskStore } from './controller/memory-store.js';
+import { OperatorMetrics } from './controller/metrics.js';
+import type { BackoffOptions } from './controller/queue.js';
+import type { TaskStore } from './controller/store.js';
 import type { Drafter } from './drafters/drafter.js';
 import type { EventRecorder } from './events.js';
 import { EmailHandler } from './handlers/email.js';
 import type { DomainHandler } from './handlers/handler.js';
-import { MemoryTaskStore } from './memory-store.js';
-import { OperatorMetrics } from './metrics.js';
 import { Mirror } from './mirror.js';
-import type { BackoffOptions } from './queue.js';
 import { TaskReconciler } from './reconciler.js';
-import type { TaskStore } from './store.js';
 import type { Watcher } from './watchers/watcher.js';
 
 export type OperatorOptions = {

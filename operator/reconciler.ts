@@ -12,13 +12,13 @@ import {
   type Request,
   type Result,
   TerminalError,
-} from './controller.js';
+} from './controller/controller.js';
+import type { OperatorMetrics } from './controller/metrics.js';
+import { ConflictError, jsonEqual, type StatusPatch, type TaskStore } from './controller/store.js';
 import { type Decision, decide, type Step, type VaultState } from './decide.js';
 import { DrafterError, type LlmUsage } from './drafters/drafter.js';
 import { type EventRecorder, taskEvents } from './events.js';
 import type { DomainHandler, HandlerInput } from './handlers/handler.js';
-import type { OperatorMetrics } from './metrics.js';
-import { ConflictError, jsonEqual, type StatusPatch, type TaskStore } from './store.js';
 import { setCondition, type Task, type TaskStatus, type TriageRecord } from './task.js';
 import { findTaskFiles, readApprovalFile, readItemFile, type TaskFile } from './vault-files.js';
 import {

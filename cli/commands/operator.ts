@@ -1,14 +1,19 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../../core/log.js';
 import { type OperatorEnv, operatorEnv } from '../../operator/config.js';
+import { type HealthServer, startHealthServer } from '../../operator/controller/health.js';
+import { KubeApiError } from '../../operator/controller/kube/api-errors.js';
+import {
+  electedHealth,
+  type KubeMode,
+  runElected,
+  startKubeMode,
+} from '../../operator/controller/kube/mode.js';
+import { MemoryTaskStore } from '../../operator/controller/memory-store.js';
 import { sendCredentialsIn } from '../../operator/credentials.js';
 import { ClaudeDrafter } from '../../operator/drafters/claude.js';
 import type { Drafter } from '../../operator/drafters/drafter.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
-import { type HealthServer, startHealthServer } from '../../operator/health.js';
-import { KubeApiError } from '../../operator/kube/api-errors.js';
-import { electedHealth, type KubeMode, runElected, startKubeMode } from '../../operator/kube/mode.js';
-import { MemoryTaskStore } from '../../operator/memory-store.js';
 import { type OnceReport, Operator } from '../../operator/operator.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
 import { CliError, EXIT } from '../errors.js';

@@ -1,9 +1,9 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeEventRecorder } from '../../operator/kube/event-recorder.js';
-import { LeaderElector } from '../../operator/kube/leader.js';
-import { KubeTaskStore } from '../../operator/kube/task-store.js';
+import { KubeEventRecorder } from '../../operator/controller/kube/event-recorder.js';
+import { LeaderElector } from '../../operator/controller/kube/leader.js';
+import { KubeTaskStore } from '../../operator/controller/kube/task-store.js';
 import { setCondition, taskName } from '../../operator/task.js';
 import { createServiceAccountToken, kubectl } from '../harness/kube.js';
 import { RBAC_PATH, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';

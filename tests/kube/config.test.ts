@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectKube, KubeConfigError } from '../../operator/controller/kube/config.js';
+import { KubeSettingsError, kubeEnv } from '../../operator/controller/kube/mode.js';
 import { taskEvents } from '../../operator/events.js';
-import { connectKube, KubeConfigError } from '../../operator/kube/config.js';
-import { KubeSettingsError, kubeEnv } from '../../operator/kube/mode.js';
 import { startKubeApiServer } from '../harness/kube.js';
 import { assertBuilt, cleanEnv, fte } from '../operator/process.js';
 

@@ -2,12 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { type PRINTER_COLUMNS, structural, taskCrd, taskCrdYaml } from '../../operator/kube/crd.js';
+import {
+  type PRINTER_COLUMNS,
+  structural,
+  taskCrd,
+  taskCrdYaml,
+} from '../../operator/controller/kube/crd.js';
 import { TaskStatus } from '../../operator/task.js';
 import { CRD_PATH } from './cluster.js';
 
 describe('the Task CRD', () => {
-  it('crds/task.yaml is exactly what the zod schemas generate (regenerate: node dist/operator/kube/gen-crd.js)', async () => {
+  it('crds/task.yaml is exactly what the zod schemas generate (regenerate: node dist/operator/controller/kube/gen-crd.js)', async () => {
     const committed = await readFile(CRD_PATH, 'utf8');
     expect(committed).toBe(taskCrdYaml());
     expect(parse(committed)).toEqual(JSON.parse(JSON.stringify(taskCrd())));

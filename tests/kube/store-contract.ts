@@ -6,7 +6,7 @@ import {
   NotFoundError,
   type TaskStore,
   type WatchEvent,
-} from '../../operator/store.js';
+} from '../../operator/controller/store.js';
 import { setCondition, type TaskSpec } from '../../operator/task.js';
 
 /**

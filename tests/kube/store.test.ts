@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskInformer } from '../../operator/informer.js';
-import { KubeTaskStore } from '../../operator/kube/task-store.js';
-import { MemoryTaskStore } from '../../operator/memory-store.js';
+import { TaskInformer } from '../../operator/controller/informer.js';
+import { KubeTaskStore } from '../../operator/controller/kube/task-store.js';
+import { MemoryTaskStore } from '../../operator/controller/memory-store.js';
 import type { Task } from '../../operator/task.js';
 import { startTaskCluster, type TaskCluster } from './cluster.js';
 import { eventually, spec, taskStoreContract } from './store-contract.js';

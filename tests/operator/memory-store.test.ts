@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryTaskStore } from '../../operator/memory-store.js';
-import { ConflictError, GoneError, mergePatch, type WatchEvent } from '../../operator/store.js';
+import { MemoryTaskStore } from '../../operator/controller/memory-store.js';
+import { ConflictError, GoneError, mergePatch, type WatchEvent } from '../../operator/controller/store.js';
 import { setCondition, type TaskSpec, taskName } from '../../operator/task.js';
 
 const spec = (id: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({

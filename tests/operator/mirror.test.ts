@@ -3,9 +3,9 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryTaskStore } from '../../operator/memory-store.js';
+import { MemoryTaskStore } from '../../operator/controller/memory-store.js';
+import type { WatchEvent } from '../../operator/controller/store.js';
 import { Mirror } from '../../operator/mirror.js';
-import type { WatchEvent } from '../../operator/store.js';
 import { taskName } from '../../operator/task.js';
 import { itemText, tempDir } from '../helpers/vaults.js';
 

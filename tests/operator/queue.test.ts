@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, type Scheduler, WorkQueue } from '../../operator/queue.js';
+import { backoffDelay, type Scheduler, WorkQueue } from '../../operator/controller/queue.js';
 
 /** A scheduler whose time moves only when the test says so. */
 function manualClock() {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ConfigError, parseEnv } from '../../core/config.js';
-import type { Health } from '../operator.js';
+import { ConfigError, parseEnv } from '../../../core/config.js';
+import type { Health } from '../../operator.js';
 import { connectKube, type KubeConnection } from './config.js';
 import { KubeEventRecorder } from './event-recorder.js';
 import { DEFAULT_LEASE, DEFAULT_LEASE_NAME, defaultIdentity, LeaderElector } from './leader.js';

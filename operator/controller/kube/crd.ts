@@ -1,12 +1,12 @@
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { TaskSpec, TaskStatus } from '../task.js';
+import { TaskSpec, TaskStatus } from '../../task.js';
 import { GROUP, PLURAL, VERSION } from './task-store.js';
 
 /**
  * The Task CRD (DESIGN.md §3), generated from the zod schemas in operator/task.ts so the API server
  * validates exactly what the code accepts: `crds/task.yaml` is this function's output
- * (`node dist/operator/kube/gen-crd.js` writes it; tests/kube/crd.test.ts fails when it is stale).
+ * (`node dist/operator/controller/kube/gen-crd.js` writes it; tests/kube/crd.test.ts fails when it is stale).
  */
 
 type JsonSchema = Record<string, unknown>;
@@ -155,8 +155,8 @@ export function taskCrd(): Record<string, unknown> {
 }
 
 export const CRD_HEADER = [
-  '# Generated from the zod schemas in operator/task.ts by operator/kube/crd.ts; do not edit.',
-  '# Regenerate: npx tsc -p tsconfig.json && node dist/operator/kube/gen-crd.js',
+  '# Generated from the zod schemas in operator/task.ts by operator/controller/kube/crd.ts; do not edit.',
+  '# Regenerate: npx tsc -p tsconfig.json && node dist/operator/controller/kube/gen-crd.js',
   '',
 ].join('\n');
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { API_VERSION, KIND, type Task, TaskSpec, TaskStatus } from '../task.js';
 import {
   type ApplyOptions,
   ConflictError,
@@ -15,7 +16,6 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from './store.js';
-import { API_VERSION, KIND, type Task, TaskSpec, TaskStatus } from './task.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
+import type { Task } from '../task.js';
 import { TaskInformer } from './informer.js';
 import type { OperatorMetrics, ReconcileResult } from './metrics.js';
 import { type BackoffOptions, WorkQueue } from './queue.js';
 import type { TaskStore } from './store.js';
-import type { Task } from './task.js';
 
 export type Request = { name: string };
 

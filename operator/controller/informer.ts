@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
+import type { Task } from '../task.js';
 import { backoffDelay } from './queue.js';
 import type { TaskStore, WatchHandle } from './store.js';
-import type { Task } from './task.js';
 
 export type InformerHandlers = {
   onAdd(task: Task): void;

@@ -1,4 +1,4 @@
-import type { Task, TaskSpec, TaskStatus } from './task.js';
+import type { Task, TaskSpec, TaskStatus } from '../task.js';
 
 /**
  * Where Tasks live: an in-process map (`--store memory`, memory-store.ts) or the Kubernetes API

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { EventRecorder, TaskEvent } from '../events.js';
-import { API_VERSION, KIND, type Task } from '../task.js';
+import type { EventRecorder, TaskEvent } from '../../events.js';
+import { API_VERSION, KIND, type Task } from '../../task.js';
 import { describeApiError } from './api-errors.js';
 import { shareConnections } from './connections.js';
 

@@ -6,6 +6,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { API_VERSION, KIND, Task, type TaskSpec } from '../../task.js';
 import {
   type ApplyOptions,
   ConflictError,
@@ -20,7 +21,6 @@ import {
   type WatchHandle,
   type WatchHandler,
 } from '../store.js';
-import { API_VERSION, KIND, Task, type TaskSpec } from '../task.js';
 import { apiFailure, describeApiError, KubeApiError } from './api-errors.js';
 import { shareConnections } from './connections.js';
 

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Health } from '../operator.js';
 import type { OperatorMetrics } from './metrics.js';
-import type { Health } from './operator.js';
 
 export type HealthServer = { port: number; close(): Promise<void> };
 
