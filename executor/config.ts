@@ -3,6 +3,8 @@ import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseAddress } from '../core/address.js';
+import { ConfigError, parseEnv } from '../core/config.js';
 import { isErrno } from '../core/fsutil.js';
 import { HANDBOOK_FILE } from '../core/layout.js';
 import { ACTIONS } from '../core/schemas.js';
@@ -16,22 +18,12 @@ import { VaultFiles } from '../core/vault/safe-fs.js';
  * limit (effective rate = min(local, handbook)), never loosen one.
  */
 
-export class ConfigError extends Error {}
-
 const booleanish = z
   .string()
   .trim()
   .toLowerCase()
   .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', '']))
   .transform((v) => v === '1' || v === 'true' || v === 'yes' || v === 'on');
-
-/** An address as in `SMTP_FROM`: `owner@example.com` or `Name <owner@example.com>`. */
-const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.?[^\s@<>]*$/;
-export function bareAddress(from: string): string | undefined {
-  const angle = /<([^<>]+)>\s*$/.exec(from);
-  const address = (angle ? angle[1]! : from).trim();
-  return ADDRESS.test(address) ? address : undefined;
-}
 
 const Env = z.object({
   SMTP_HOST: z.string().trim().min(1).optional(),
@@ -42,14 +34,26 @@ const Env = z.object({
   SMTP_FROM: z
     .string()
     .trim()
-    .refine((v) => bareAddress(v) !== undefined, {
+    .refine((v) => parseAddress(v) !== undefined, {
       message: 'must be an address like owner@example.com or "Name <owner@example.com>"',
     })
     .optional(),
   FTE_EMAIL_RATE_PER_HOUR: z.coerce.number().int().min(0).optional(),
   DRY_RUN: booleanish.optional(),
   FTE_OWNER: z.string().trim().min(1).optional(),
-  FTE_ALLOWED_ACTIONS: z.string().trim().optional(),
+  /** Comma-separated; set but empty (`,`) allows nothing. */
+  FTE_ALLOWED_ACTIONS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .refine((listed) => listed.every((a) => (ACTIONS as readonly string[]).includes(a)), {
+      message: `must be actions from ${ACTIONS.join(', ')}, separated by commas`,
+    })
+    .optional(),
 });
 
 /** `executor.json`: the same limits as the environment, for owners who prefer a file. Unknown keys are refused. */
@@ -150,16 +154,15 @@ export async function handbookRate(vaultRoot: string): Promise<number | undefine
   return read.kind === 'ok' ? rateFromHandbook(read.text) : undefined;
 }
 
-/** Reads the config; a value that is set but wrong is a ConfigError naming the variable. */
+/**
+ * Reads the config; a value that is set but wrong is a ConfigError (exit 78) naming the variable. An
+ * empty value (`SMTP_HOST=` in an env file) means unset.
+ */
 export async function loadExecutorConfig(
   env: NodeJS.ProcessEnv,
   vaultRoot?: string,
 ): Promise<ExecutorConfig> {
-  // An empty value (`SMTP_HOST=` in an env file) means unset.
-  const given = Object.entries(env).filter(([k, v]) => k in Env.shape && v !== undefined && v.trim() !== '');
-  const parsed = Env.safeParse(Object.fromEntries(given));
-  if (!parsed.success) throw new ConfigError(`invalid executor configuration: ${describe(parsed.error)}`);
-  const e = parsed.data;
+  const e = parseEnv(Env, env, { secret: ['SMTP_PASSWORD'] });
   if ((e.SMTP_USER === undefined) !== (e.SMTP_PASSWORD === undefined)) {
     throw new ConfigError('set both SMTP_USER and SMTP_PASSWORD, or neither');
   }
@@ -187,19 +190,7 @@ export async function loadExecutorConfig(
     emailsPerHour = handbook;
     sources.send_email = `${HANDBOOK_FILE} (stricter than the local setting)`;
   }
-  let allowedActions: string[] | undefined = file.allowed_actions;
-  if (e.FTE_ALLOWED_ACTIONS !== undefined && e.FTE_ALLOWED_ACTIONS !== '') {
-    const listed = e.FTE_ALLOWED_ACTIONS.split(',')
-      .map((a) => a.trim())
-      .filter(Boolean);
-    const unknown = listed.filter((a) => !(ACTIONS as readonly string[]).includes(a));
-    if (unknown.length > 0) {
-      throw new ConfigError(
-        `invalid executor configuration: FTE_ALLOWED_ACTIONS: unknown action(s) ${unknown.join(', ')}`,
-      );
-    }
-    allowedActions = listed;
-  }
+  const allowedActions: string[] | undefined = e.FTE_ALLOWED_ACTIONS ?? file.allowed_actions;
   const ratesPerHour: Partial<Record<string, number>> = { ...file.rate_per_hour };
   delete ratesPerHour.send_email;
   return {

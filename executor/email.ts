@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { parseAddress, parseAddressList } from '../core/address.js';
 import { approvalParameters } from '../core/codec.js';
-import { bareAddress, type SmtpConfig } from './config.js';
+import { replySubject, replyThread } from '../core/reply.js';
+import { InvalidActionError } from './actions/types.js';
+import type { SmtpConfig } from './config.js';
 import type { Approval } from './signature.js';
 
 /** What goes out for a `send_email` approval: a reply in the original thread, with a Message-ID fixed per task. */
@@ -19,40 +22,16 @@ export type OutgoingEmail = {
   references?: string[];
 };
 
-export class InvalidEmailError extends Error {}
+/** An approval that cannot become an email (a bad recipient, a header it would not show): bad data, exit 65. */
+export class InvalidEmailError extends InvalidActionError {}
 
 /**
  * `<fte-<sha256(task) prefix>@<from domain>>`: the same task always gets the same Message-ID, so a resend
  * after an Uncertain decision is recognisable (mail clients and the recipient's server see a duplicate).
  */
 export function stableMessageId(task: string, from: string): string {
-  const domain = bareAddress(from)?.split('@')[1] ?? 'localhost.invalid';
+  const domain = parseAddress(from)?.split('@')[1] ?? 'localhost.invalid';
   return `<fte-${createHash('sha256').update(task).digest('hex').slice(0, 32)}@${domain}>`;
-}
-
-/** "Re: <subject>" unless it already starts with a reply prefix. */
-export function replySubject(subject: string | undefined): string {
-  const s = (subject ?? '').trim();
-  if (/^(re|aw|sv|antw)\s*:/i.test(s)) return s;
-  return s ? `Re: ${s}` : 'Re:';
-}
-
-/**
- * An RFC 5322 msg-id as it may appear in `In-Reply-To`/`References`: `<local@domain>`, printable ASCII,
- * no spaces or brackets inside. Anything else (a Gmail API id another tool stored) never becomes a header.
- */
-const ATEXT = "[A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~]+";
-const DOT_ATOM = `${ATEXT}(?:\\.${ATEXT})*`;
-const MSG_ID = new RegExp(`^<${DOT_ATOM}@${DOT_ATOM}>$`);
-export function isMsgId(value: string): boolean {
-  return value.length <= 998 && MSG_ID.test(value);
-}
-
-/** `References` for a reply: the thread so far, then the message answered (RFC 5322 §3.6.4). */
-export function replyReferences(references: string | undefined, inReplyTo: string | undefined): string[] {
-  const ids = (references ?? '').split(/\s+/).filter((token) => isMsgId(token));
-  if (inReplyTo && !ids.includes(inReplyTo)) ids.push(inReplyTo);
-  return ids;
 }
 
 /** The parameters a `send_email` approval may carry: every one is shown to the owner and signed. */
@@ -75,9 +54,13 @@ function addressList(field: string, value: unknown, required: boolean): string |
     );
   }
   if (CONTROL.test(value)) throw new InvalidEmailError(`${field} contains a line break or control character`);
-  for (const address of value.split(',')) {
-    if (!bareAddress(address.trim()))
-      throw new InvalidEmailError(`not an email address in ${field}: ${JSON.stringify(address.trim())}`);
+  if (!parseAddressList(value)) {
+    const bad = value.split(',').find((entry) => parseAddress(entry) === undefined);
+    throw new InvalidEmailError(
+      bad === undefined
+        ? `too many addresses in ${field}`
+        : `not an email address in ${field}: ${JSON.stringify(bad.trim())}`,
+    );
   }
   return value.trim();
 }
@@ -107,22 +90,20 @@ export function buildReply(approval: Approval, from: string): OutgoingEmail & { 
   const subject = str(data.subject);
   if (subject && CONTROL.test(subject))
     throw new InvalidEmailError('subject contains a line break or control character');
+  // The approval schema refuses such values already; an approval from elsewhere still never puts one in a header.
   const notes: string[] = [];
   const rawReplyTo = str(data.in_reply_to);
-  let inReplyTo: string | undefined;
-  if (rawReplyTo) {
-    if (isMsgId(rawReplyTo)) inReplyTo = rawReplyTo;
-    else
-      notes.push(
-        `in_reply_to ${JSON.stringify(rawReplyTo.slice(0, 80))} is not an RFC 5322 Message-ID; sent without In-Reply-To`,
-      );
+  const { inReplyTo, references, dropped } = replyThread(rawReplyTo, str(data.references));
+  const badReplyTo = rawReplyTo !== undefined && inReplyTo === undefined;
+  if (badReplyTo) {
+    notes.push(
+      `in_reply_to ${JSON.stringify(rawReplyTo.slice(0, 80))} is not an RFC 5322 Message-ID; sent without In-Reply-To`,
+    );
   }
-  const rawReferences = str(data.references);
-  const dropped = (rawReferences ?? '').split(/\s+/).filter((t) => t !== '' && !isMsgId(t));
-  if (dropped.length > 0) {
-    notes.push(`references: dropped ${dropped.length} value(s) that are not RFC 5322 Message-IDs`);
+  const droppedReferences = dropped.length - (badReplyTo ? 1 : 0);
+  if (droppedReferences > 0) {
+    notes.push(`references: dropped ${droppedReferences} value(s) that are not RFC 5322 Message-IDs`);
   }
-  const references = replyReferences(rawReferences, inReplyTo);
   return {
     from,
     to,
@@ -139,10 +120,7 @@ export function buildReply(approval: Approval, from: string): OutgoingEmail & { 
 
 /** Every address the message goes to (to, cc, bcc), bare. */
 export function envelopeRecipients(mail: OutgoingEmail): string[] {
-  return [mail.to, mail.cc ?? '', mail.bcc ?? '']
-    .flatMap((list) => list.split(','))
-    .map((a) => bareAddress(a.trim()))
-    .filter((a): a is string => a !== undefined);
+  return [mail.to, mail.cc, mail.bcc].flatMap((list) => (list ? (parseAddressList(list) ?? []) : []));
 }
 
 export type SendResult = { messageId: string; accepted: string[]; rejected: string[]; response: string };
@@ -197,7 +175,7 @@ export class SmtpTransport implements MailTransport {
   async send(mail: OutgoingEmail): Promise<SendResult> {
     const raw = await composeRaw(mail, new Date());
     const envelope = {
-      from: bareAddress(mail.from) ?? mail.from,
+      from: parseAddress(mail.from) ?? mail.from,
       to: envelopeRecipients(mail),
     };
     const connection = new SMTPConnection({

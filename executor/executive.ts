@@ -1,12 +1,12 @@
-import type { Logger } from 'pino';
 import { type AuditInput, AuditLog } from '../core/audit.js';
 import { UnsafePathError } from '../core/errors.js';
 import { Git } from '../core/git.js';
 import { isSafeTaskId, sanitizeTaskId } from '../core/ids.js';
 import { FOLDERS, itemPaths, locate } from '../core/layout.js';
+import type { Logger } from '../core/log.js';
 import type { AuditRecord } from '../core/schemas.js';
 import { type SyncReport, VaultRepo } from '../core/vault-repo.js';
-import { AtMostOnce } from './actions/at-most-once.js';
+import { AtMostOnce, idempotencyKey } from './actions/at-most-once.js';
 import { type ActionRegistry, actionRegistry } from './actions/index.js';
 import type { ActionExecutor } from './actions/types.js';
 import { type ExecutorConfig, ratePerHour } from './config.js';
@@ -379,17 +379,14 @@ export class Executive {
     report: PassReport,
   ): Promise<boolean> {
     const { ctx, ledger } = await this.open();
-    if (
-      code === 'expired' &&
-      typeof raw.data.action === 'string' &&
-      typeof raw.data.content_sha256 === 'string'
-    ) {
+    const { action, content_sha256 } = raw.data;
+    if (code === 'expired' && typeof action === 'string' && typeof content_sha256 === 'string') {
       // An expiry seen is the owner's "no" too: recorded where no pull reaches it.
       await ledger.append({
         ts: this.clock().toISOString(),
-        key: `${raw.data.action}:${id}:${raw.data.content_sha256.slice(0, 16)}`,
+        key: idempotencyKey({ data: { action, task: id, content_sha256 } }),
         task: id,
-        action: raw.data.action,
+        action,
         kind: 'expired',
         detail: reason.slice(0, 300),
       });

@@ -1,6 +1,6 @@
 import { ImapFlow } from 'imapflow';
-import type { Logger } from 'pino';
 import { type ImapConfig, ImapConfigError, imapConfigured, loadImapConfig } from '../core/imap-config.js';
+import type { Logger } from '../core/log.js';
 import { composeRaw, type OutgoingEmail } from './email.js';
 
 /**

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditLog } from '../core/audit.js';
+import { ConfigError } from '../core/config.js';
 import { Git } from '../core/git.js';
 import { sanitizeTaskId } from '../core/ids.js';
 import { type ActionRegistry, actionRegistry } from './actions/index.js';
-import { ConfigError, type ExecutorConfig, loadExecutorConfig } from './config.js';
+import { type ExecutorConfig, loadExecutorConfig } from './config.js';
 import type { DecisionContext } from './decisions.js';
 import { ApprovalKeyError, approvalKeyPath, loadApprovalKey } from './key.js';
 import { Ledger } from './ledger.js';

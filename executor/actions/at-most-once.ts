@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 import type { AuditInput } from '../../core/audit.js';
+import type { Logger } from '../../core/log.js';
 import type { Ledger, LedgerRecord } from '../ledger.js';
 import type { Approval } from '../signature.js';
 import { type ActionExecutor, InvalidActionError, type Prepared } from './types.js';
@@ -41,8 +41,13 @@ export type AtMostOnceOptions = {
 
 const HOUR_MS = 3_600_000;
 
-/** The ledger key of an approval: the action, the task and exactly what was approved. */
-export function idempotencyKey(approval: Approval): string {
+/**
+ * The ledger key of an approval: the action, the task and exactly what was approved. Takes only those
+ * three fields, so a file that is not a valid approval any more (refused as expired) gets the same key.
+ */
+export function idempotencyKey(approval: {
+  data: { action: string; task: string; content_sha256: string };
+}): string {
   return `${approval.data.action}:${approval.data.task}:${approval.data.content_sha256.slice(0, 16)}`;
 }
 

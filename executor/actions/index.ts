@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import type { MailTransport } from '../email.js';
 import type { SentCopy } from '../sent-copy.js';
 import { SendEmailExecutor } from './send-email.js';

@@ -1,15 +1,14 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../core/log.js';
 import {
   buildReply,
   classifySendError,
   EMAIL_PARAMETERS,
-  InvalidEmailError,
   type MailTransport,
   type OutgoingEmail,
 } from '../email.js';
 import type { SentCopy } from '../sent-copy.js';
 import type { Approval } from '../signature.js';
-import { type ActionExecutor, InvalidActionError, type Performed, type Prepared } from './types.js';
+import type { ActionExecutor, Performed, Prepared } from './types.js';
 
 /**
  * `send_email`: a reply over SMTP with a Message-ID fixed per task (executor/email.ts builds it, the
@@ -30,15 +29,9 @@ export class SendEmailExecutor implements ActionExecutor<OutgoingEmail> {
     },
   ) {}
 
+  /** Throws InvalidEmailError (an InvalidActionError) when the approval cannot become an email. */
   prepare(approval: Approval): Prepared<OutgoingEmail> {
-    let built: ReturnType<typeof buildReply>;
-    try {
-      built = buildReply(approval, this.o.from);
-    } catch (error) {
-      if (error instanceof InvalidEmailError) throw new InvalidActionError(error.message);
-      throw error;
-    }
-    const { notes, ...mail } = built;
+    const { notes, ...mail } = buildReply(approval, this.o.from);
     const effect: Array<[string, string]> = [
       ['send email from', mail.from],
       ['to', mail.to],

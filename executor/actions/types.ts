@@ -1,3 +1,4 @@
+import { EXIT, FteError } from '../../core/errors.js';
 import type { Action } from '../../core/schemas.js';
 import type { Approval } from '../signature.js';
 
@@ -42,8 +43,12 @@ export class ActionFailure extends Error {
   }
 }
 
-/** The approval cannot become this action (a missing recipient, a field it does not understand). */
-export class InvalidActionError extends Error {}
+/** The approval cannot become this action (a missing recipient, a field it does not understand): bad data, exit 65. */
+export class InvalidActionError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.dataError });
+  }
+}
 
 export interface ActionExecutor<P = unknown> {
   readonly action: Action;

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type ParsedMail, simpleParser } from 'mailparser';
-import pino from 'pino';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import { afterEach } from 'vitest';
 import { AuditLog } from '../../core/audit.js';
 import { approvalContentHash, approvalParameters } from '../../core/codec.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { initVault } from '../../core/init.js';
+import { createLogger } from '../../core/log.js';
 import type { AuditRecord } from '../../core/schemas.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import type { ExecutorConfig } from '../../executor/config.js';
@@ -287,7 +287,7 @@ export async function testKey(keyFile: string): Promise<Buffer> {
   return Buffer.from(hex, 'hex');
 }
 
-export const silentLog = pino({ level: 'silent' });
+export const silentLog = createLogger({ agent: 'test', level: 'silent' });
 
 export function config(port: number | undefined, extra: Partial<ExecutorConfig> = {}): ExecutorConfig {
   return {

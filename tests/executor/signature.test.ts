@@ -2,13 +2,15 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { approvalContentHash, approvalParameters, decodeApproval } from '../../core/codec.js';
+import { ConfigError } from '../../core/config.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
-import { ConfigError, loadExecutorConfig, rateFromHandbook } from '../../executor/config.js';
+import { loadExecutorConfig, rateFromHandbook } from '../../executor/config.js';
 import {
   buildReply,
   classifySendError,
-  replyReferences,
-  replySubject,
+  composeRaw,
+  envelopeRecipients,
+  InvalidEmailError,
   SendFailure,
   stableMessageId,
 } from '../../executor/email.js';
@@ -153,14 +155,61 @@ describe('the email a send_email approval becomes', () => {
     expect(mail.messageId).toBe(stableMessageId('EMAIL_1', 'owner@example.com'));
     expect(mail.messageId).toMatch(/^<fte-[0-9a-f]{32}@example\.com>$/);
     expect(mail.text).toBe('Dear client,\nhere it is.\n');
-    expect(replySubject('RE: x')).toBe('RE: x');
-    expect(replyReferences(undefined, '<a@b>')).toEqual(['<a@b>']);
+    // core/reply.ts: an existing reply prefix is kept, and an empty subject still says it is a reply.
+    expect(buildReply(request({ subject: 'AW: Rechnung' }), 'owner@example.com').subject).toBe(
+      'AW: Rechnung',
+    );
+    expect(buildReply(request({ subject: '' }), 'owner@example.com').subject).toBe('Re: (no subject)');
+    expect(buildReply(request({ references: undefined }), 'owner@example.com').references).toEqual([
+      '<a@mail.example.com>',
+    ]);
+  });
+
+  it('puts bcc only into the envelope, never into a header', async () => {
+    const mail = buildReply(
+      request({ cc: 'Partner <partner@example.com>', bcc: 'boss@example.com' }),
+      'owner@example.com',
+    );
+    expect(envelopeRecipients(mail)).toEqual([
+      'client@example.com',
+      'partner@example.com',
+      'boss@example.com',
+    ]);
+    const raw = (await composeRaw(mail, NOW)).toString();
+    expect(raw).toMatch(/^Cc: Partner <partner@example\.com>$/m);
+    expect(raw).not.toContain('boss@example.com');
   });
 
   it('refuses a recipient that is not an address', () => {
-    expect(() => buildReply(request({ to: 'not an address' }), 'owner@example.com')).toThrow(
-      /not an email address/,
-    );
+    // The approval schema refuses it first; buildReply refuses it too for an approval that bypassed the schema.
+    expect(() => request({ to: 'not an address' })).toThrow(/to: must be email addresses/);
+    const good = request();
+    const cases: Array<[string, string]> = [
+      ['to', 'not an address'],
+      ['cc', 'a@example.com, not an address'],
+      ['bcc', 'a@example.com\r\nSubject: x'],
+    ];
+    for (const [field, value] of cases) {
+      const bad = { ...good, data: { ...good.data, [field]: value } } as Approval;
+      expect(() => buildReply(bad, 'owner@example.com')).toThrow(InvalidEmailError);
+    }
+    const bad = { ...good, data: { ...good.data, cc: 'Jane <jane@example.com>, nope' } } as Approval;
+    expect(() => buildReply(bad, 'owner@example.com')).toThrow(/not an email address in cc: "nope"/);
+  });
+
+  it('drops reply ids that are not RFC 5322 Message-IDs, with a note, for an approval that bypassed the schema', () => {
+    const good = request();
+    const gmail = {
+      ...good,
+      data: { ...good.data, in_reply_to: '18c2f3a9b1d2e4f5', references: '<z@x> 18c2f3a9b1d2e4f4' },
+    } as Approval;
+    const mail = buildReply(gmail, 'owner@example.com');
+    expect(mail.inReplyTo).toBeUndefined();
+    expect(mail.references).toEqual(['<z@x>']);
+    expect(mail.notes).toEqual([
+      'in_reply_to "18c2f3a9b1d2e4f5" is not an RFC 5322 Message-ID; sent without In-Reply-To',
+      'references: dropped 1 value(s) that are not RFC 5322 Message-IDs',
+    ]);
   });
 
   it('tells a send that certainly failed from one that may have gone out', () => {
@@ -203,5 +252,14 @@ describe('executor configuration', () => {
     await expect(loadExecutorConfig({ SMTP_HOST: 'h' })).rejects.toThrow(/SMTP_FROM/);
     await expect(loadExecutorConfig({ SMTP_USER: 'u' })).rejects.toBeInstanceOf(ConfigError);
     await expect(loadExecutorConfig({ DRY_RUN: 'maybe' })).rejects.toThrow(/DRY_RUN/);
+    await expect(loadExecutorConfig({ SMTP_FROM: 'me at home' })).rejects.toThrow(
+      /^SMTP_FROM: must be an address/,
+    );
+    await expect(loadExecutorConfig({ FTE_ALLOWED_ACTIONS: 'send_email,launch' })).rejects.toThrow(
+      /^FTE_ALLOWED_ACTIONS: must be actions from send_email/,
+    );
+    expect((await loadExecutorConfig({ FTE_ALLOWED_ACTIONS: 'send_email' })).allowedActions).toEqual([
+      'send_email',
+    ]);
   });
 });
