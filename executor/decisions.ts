@@ -1,5 +1,6 @@
 import type { AuditLog } from '../core/audit.js';
 import { approvalParameters } from '../core/codec.js';
+import { EXIT, FteError } from '../core/errors.js';
 import { stringifyMarkdown } from '../core/frontmatter.js';
 import { FOLDERS, itemPaths } from '../core/layout.js';
 import { idempotencyKey } from './actions/at-most-once.js';
@@ -35,12 +36,16 @@ export type DecisionContext = {
   files?: TaskFiles;
 };
 
-export class DecisionError extends Error {
+/**
+ * The owner's decision cannot be carried out: `not_found` (no such approval: exit 4, like `fte claim`),
+ * `refused` (the file or the approval does not allow it) or `conflict` (its state does not): exit 1.
+ */
+export class DecisionError extends FteError {
   constructor(
     message: string,
     readonly kind: 'not_found' | 'refused' | 'conflict',
   ) {
-    super(message);
+    super(message, { exitCode: kind === 'not_found' ? EXIT.missing : EXIT.failure });
   }
 }
 

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { ConfigError } from '../core/config.js';
 import { isErrno } from '../core/fsutil.js';
 
 /**
  * The approval key: 32 random bytes that exist only on the owner's machine (DESIGN.md §2, §5). Every
  * approval is signed with it, so a file the cloud pushes into `Approved/` can never pass as the owner's.
+ * A key in an unsafe place, readable by others, or not a key is a configuration error (exit 78).
  */
-export class ApprovalKeyError extends Error {}
+export class ApprovalKeyError extends ConfigError {}
 
 const KEY_BYTES = 32;
 

@@ -1,9 +1,14 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { EXIT, FteError } from '../core/errors.js';
 import { isErrno } from '../core/fsutil.js';
 
-/** Another executor already runs on this vault. */
-export class LockedError extends Error {}
+/** Another executor already runs on this vault: exit 1; once it stops, starting again works. */
+export class LockedError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.failure, retryable: true });
+  }
+}
 
 function alive(pid: number): boolean {
   try {

@@ -1,29 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuditLog } from '../core/audit.js';
-import { ConfigError } from '../core/config.js';
+import { EXIT, FteError } from '../core/errors.js';
 import { Git } from '../core/git.js';
 import { sanitizeTaskId } from '../core/ids.js';
 import { type ActionRegistry, actionRegistry } from './actions/index.js';
 import { type ExecutorConfig, loadExecutorConfig } from './config.js';
 import type { DecisionContext } from './decisions.js';
-import { ApprovalKeyError, approvalKeyPath, loadApprovalKey } from './key.js';
+import { approvalKeyPath, loadApprovalKey } from './key.js';
 import { Ledger } from './ledger.js';
-import {
-  type Migration,
-  migrateLegacyLedger,
-  openStateDir,
-  StateDirError,
-  type StatePaths,
-} from './state.js';
+import { type Migration, migrateLegacyLedger, openStateDir, type StatePaths } from './state.js';
 
-/** What every local command needs: the vault, the config, the approval key. Errors carry a one-line message. */
-export class SetupError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'usage' | 'config',
-  ) {
-    super(message);
+/** A local command called wrongly (no vault there, not a task id, contradictory options): exit 2. */
+export class SetupError extends FteError {
+  constructor(message: string) {
+    super(message, { exitCode: EXIT.usage });
   }
 }
 
@@ -55,20 +46,12 @@ export function gitEverHad(root: string): (path: string) => Promise<boolean> {
 export async function openLocal(vault: string, agent: string, env = process.env): Promise<LocalSetup> {
   const root = resolve(vault);
   if (!existsSync(join(root, '.git'))) {
-    throw new SetupError(`${root} is not a vault (no git repo there); create one with fte init`, 'usage');
+    throw new SetupError(`${root} is not a vault (no git repo there); create one with fte init`);
   }
-  let config: ExecutorConfig;
-  let key: Buffer;
-  let state: StatePaths;
-  try {
-    config = await loadExecutorConfig(env, root);
-    key = await loadApprovalKey(approvalKeyPath(env), root);
-    state = await openStateDir(root, env);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof ApprovalKeyError || error instanceof StateDirError)
-      throw new SetupError(error.message, 'config');
-    throw error;
-  }
+  // A wrong setting, key or state folder is a ConfigError (exit 78) as it is.
+  const config = await loadExecutorConfig(env, root);
+  const key = await loadApprovalKey(approvalKeyPath(env), root);
+  const state = await openStateDir(root, env);
   const ledger = new Ledger(state.ledger);
   const migration = await migrateLegacyLedger(root, ledger, gitEverHad(root));
   const actions = actionRegistry({ from: config.smtp?.from ?? config.from });
@@ -92,5 +75,5 @@ export function taskIdArgument(raw: string): string {
   } catch {
     // falls through
   }
-  throw new SetupError(`not a task id: ${JSON.stringify(raw)}`, 'usage');
+  throw new SetupError(`not a task id: ${JSON.stringify(raw)}`);
 }

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { ConfigError } from '../core/config.js';
 import { isErrno } from '../core/fsutil.js';
 import { Ledger, type LedgerRecord, loosens } from './ledger.js';
 
@@ -18,7 +19,8 @@ import { Ledger, type LedgerRecord, loosens } from './ledger.js';
  * move the state folder with it (see ADR 0003).
  */
 
-export class StateDirError extends Error {}
+/** The state folder cannot be where it is configured (inside the vault): a configuration error (exit 78). */
+export class StateDirError extends ConfigError {}
 
 /** The stable id of a clone: sha256 of the realpath of its root, first 16 hex digits. */
 export async function vaultId(vaultRoot: string): Promise<string> {

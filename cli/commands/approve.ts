@@ -1,30 +1,23 @@
-import { FteError } from '../../core/errors.js';
 import { approveTask } from '../../executor/decisions.js';
 import { openLocal, taskIdArgument } from '../../executor/setup.js';
-import { CliError } from '../errors.js';
-import { asCliError } from './local-common.js';
 
 /**
  * `fte approve <id>`: signs the draft and prints exactly what the signature lets the executor do: every
  * recipient (to, cc, bcc), the subject, the threading headers, the action's effect. A draft carrying a
- * parameter the executor would not show or does not understand is refused, never signed.
+ * parameter the executor would not show or does not understand is refused, never signed. Every error is an
+ * FteError with its exit code (DecisionError, SetupError, ConfigError, UnsafePathError), reported by cli/errors.ts.
  */
 export async function run(rawId: string, opts: { vault: string; agent: string }): Promise<void> {
-  try {
-    const id = taskIdArgument(rawId);
-    const local = await openLocal(opts.vault, opts.agent);
-    const { path, approval, effect, notes } = await approveTask(local.ctx, local.key, id, 'cli');
-    const what = [approval.data.action, approval.data.to, approval.data.subject].filter(Boolean).join(' ');
-    const width = Math.max(...effect.map(([label]) => label.length), 0);
-    const lines = [
-      `approved ${id} (${what}): signed and moved to ${path}; the executor carries it out on its next pass`,
-      `  the signature covers exactly this (${approval.data.action}):`,
-      ...effect.map(([label, value]) => `    ${label.padEnd(width)}  ${value.replace(/[\r\n]+/g, ' ')}`),
-      ...notes.map((note) => `  note: ${note}`),
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  } catch (error) {
-    // An unsafe vault path (a link the remote planted) is a one-line refusal with its own exit code.
-    throw asCliError(error instanceof FteError ? new CliError(error.message, error.exitCode) : error);
-  }
+  const id = taskIdArgument(rawId);
+  const local = await openLocal(opts.vault, opts.agent);
+  const { path, approval, effect, notes } = await approveTask(local.ctx, local.key, id, 'cli');
+  const what = [approval.data.action, approval.data.to, approval.data.subject].filter(Boolean).join(' ');
+  const width = Math.max(...effect.map(([label]) => label.length), 0);
+  const lines = [
+    `approved ${id} (${what}): signed and moved to ${path}; the executor carries it out on its next pass`,
+    `  the signature covers exactly this (${approval.data.action}):`,
+    ...effect.map(([label, value]) => `    ${label.padEnd(width)}  ${value.replace(/[\r\n]+/g, ' ')}`),
+    ...notes.map((note) => `  note: ${note}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

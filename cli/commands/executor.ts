@@ -1,17 +1,14 @@
 import { join } from 'node:path';
-import { ImapConfigError } from '../../core/imap-config.js';
 import { FOLDERS } from '../../core/layout.js';
+import { createLogger } from '../../core/log.js';
 import { watchFolders } from '../../core/watch.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
-import { acquireLock, LockedError } from '../../executor/lock.js';
-import { createLogger } from '../../executor/log.js';
+import { acquireLock } from '../../executor/lock.js';
 import { ImapSentCopy, loadSentCopyConfig } from '../../executor/sent-copy.js';
 import { openLocal } from '../../executor/setup.js';
-import { CliError, EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
 import { intervalMs } from '../vault-arg.js';
-import { asCliError } from './local-common.js';
 
 /** One line about a pass, or '' when nothing happened worth a line. */
 export function describePass(report: PassReport): string {
@@ -44,6 +41,10 @@ export function describePass(report: PassReport): string {
   return parts.join('; ');
 }
 
+/**
+ * `fte executor`: every error before the loop (a setting, the key, the state folder, the lock, the Sent
+ * copy's IMAP settings) is an FteError with its exit code, reported by cli/errors.ts.
+ */
 export async function run(opts: {
   vault: string;
   agent: string;
@@ -51,40 +52,10 @@ export async function run(opts: {
   interval: string;
 }): Promise<void> {
   const everyMs = intervalMs(opts.interval);
-  let local: Awaited<ReturnType<typeof openLocal>>;
-  try {
-    local = await openLocal(opts.vault, opts.agent);
-  } catch (error) {
-    throw asCliError(error);
-  }
-  let release: () => Promise<void>;
-  try {
-    release = await acquireLock(local.state.lock);
-  } catch (error) {
-    if (error instanceof LockedError) throw new CliError(error.message, EXIT.error);
-    throw error;
-  }
-  const log = createLogger(opts.agent);
-  if (local.migration.kind === 'migrated') {
-    log.info(
-      { records: local.migration.records, dropped: local.migration.dropped, ledger: local.ledger.path },
-      'ledger moved out of the vault into the state folder',
-    );
-  } else if (local.migration.kind === 'refused') {
-    log.warn(
-      { reason: local.migration.reason, ledger: local.ledger.path },
-      'the old in-vault ledger was not imported (it may have been written by a pull); starting from the state folder',
-    );
-  }
-  let sentCopy: ImapSentCopy | undefined;
-  try {
-    const imap = loadSentCopyConfig(process.env);
-    sentCopy = imap ? new ImapSentCopy(imap, log) : undefined;
-  } catch (error) {
-    await release();
-    if (error instanceof ImapConfigError) throw new CliError(error.message, EXIT.config);
-    throw error;
-  }
+  const local = await openLocal(opts.vault, opts.agent);
+  const log = createLogger({ agent: opts.agent });
+  const imap = loadSentCopyConfig(process.env);
+  const sentCopy = imap ? new ImapSentCopy(imap, log) : undefined;
   const transport =
     local.config.smtp && !local.config.dryRun ? new SmtpTransport(local.config.smtp) : undefined;
   const executive = new Executive({
@@ -98,6 +69,19 @@ export async function run(opts: {
     sentCopy,
     state: local.state,
   });
+  // The lock last: a refusal above leaves no lock behind, and from here on this is the one executor.
+  const release = await acquireLock(local.state.lock);
+  if (local.migration.kind === 'migrated') {
+    log.info(
+      { records: local.migration.records, dropped: local.migration.dropped, ledger: local.ledger.path },
+      'ledger moved out of the vault into the state folder',
+    );
+  } else if (local.migration.kind === 'refused') {
+    log.warn(
+      { reason: local.migration.reason, ledger: local.ledger.path },
+      'the old in-vault ledger was not imported (it may have been written by a pull); starting from the state folder',
+    );
+  }
   if (!transport && !local.config.dryRun) {
     log.warn('no SMTP server configured (SMTP_HOST, SMTP_FROM): approved emails wait in Approved/');
   }
