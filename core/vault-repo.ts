@@ -1,11 +1,17 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { isErrno, listFolders, moveExclusive } from './fsutil.js';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UnsafePathError } from './errors.js';
+import { OwnerLock } from './git/owner-lock.js';
+import { quarantineLinks } from './git/quarantine.js';
+import { recoverClone } from './git/recovery.js';
+import { checkRemoteTip, DEFAULT_REMOTE_LIMITS, type RemoteLimits } from './git/remote-check.js';
+import { gitDirOf, loadRemoteState, type RemoteState, saveRemoteState } from './git/remote-state.js';
 import { Git, GitCommandError, isPushRejected } from './git.js';
 import { assertSafeTaskId } from './ids.js';
 import { assertFolderName, FOLDERS, itemPaths } from './layout.js';
 import { inspectFile, type SecretFinding } from './secret-guard.js';
+import { VaultFiles } from './vault/safe-fs.js';
 
 export const BRANCH = 'main';
 export const REMOTE = 'origin';
@@ -21,7 +27,11 @@ function jitteredBackoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
 }
 
-export type SyncState = 'synced' | 'offline' | 'local-only';
+/**
+ * `refused`: the remote's newest commit failed the checks of core/git/remote-check.ts or could not be
+ * checked out here; the clone stays on its last good commit and works locally, nothing is pushed.
+ */
+export type SyncState = 'synced' | 'offline' | 'local-only' | 'refused';
 
 export type SyncReport = {
   state: SyncState;
@@ -36,6 +46,12 @@ export type SyncReport = {
   /** Files the secret guard refused to commit. */
   refused: SecretFinding[];
   error?: string;
+  /** Set while the remote's newest commit is refused (state `refused`): why, and which commit. */
+  remoteRefused?: { reason: string; commit: string };
+  /** Set in the cycle that found `origin/main` no longer descending from what this clone had seen. */
+  historyRewritten?: { from: string; to: string; replayed: number };
+  /** Symbolic links the pull brought, taken out of the vault (one commit and audit record each). */
+  quarantinedLinks?: string[];
 };
 
 export type ClaimOutcome =
@@ -47,7 +63,14 @@ export type ClaimOutcome =
 export type VaultRepoOptions = {
   root: string;
   agent: string;
+  /** Deadline of a local git command (default 30 s). */
   timeoutMs?: number;
+  /** A fetch or push is killed after this long without progress (default 60 s); see GitOptions. */
+  stallTimeoutMs?: number;
+  /** Upper bound for one fetch or push (default 1 h). */
+  maxTransferMs?: number;
+  /** What the remote may bring in; see core/git/remote-check.ts for the defaults. */
+  limits?: Partial<RemoteLimits>;
   clock?: () => Date;
   /** Called for each thing worth a log line (refused files, conflicts, offline). */
   onEvent?: (event: { kind: string; message: string; path?: string }) => void;
@@ -66,21 +89,37 @@ export type VaultRepoOptions = {
  */
 const YIELDING_COMMIT = /^(\S+): (claim|expire) (\S+)$/;
 
+/** What one sync attempt learnt about `origin/main` before integrating it. */
+type Gate = { tip?: string; state: RemoteState; refused: boolean };
+
 /**
- * The single git owner of one vault clone (DESIGN.md §4): small commits, fetch → rebase → push, claims
- * decided by whose push lands. Every public method runs under one in-process lock, so a claim can never
- * interleave with another commit.
+ * The single git owner of one vault clone (DESIGN.md §4): small commits, fetch → check → rebase → push,
+ * claims decided by whose push lands. Every public method runs under one in-process lock (and an
+ * inter-process one in `.git/fte/lock`), so a claim can never interleave with another commit.
+ *
+ * The remote is hostile input (DESIGN.md §5): whatever it pushes is checked with git plumbing before
+ * anything is checked out (core/git/remote-check.ts); a refused commit is never merged, the clone keeps
+ * working on its last good commit, and the refusal is reported, audited once and kept in
+ * `.git/fte/remote-state.json` for `fte status`. Symbolic links a pull brings are quarantined before the
+ * lock is released. A process killed at any point leaves nothing the next one does not repair.
  */
 export class VaultRepo {
   readonly root: string;
   readonly agent: string;
   private readonly git: Git;
+  private readonly files: VaultFiles;
   private readonly clock: () => Date;
   private readonly onEvent: NonNullable<VaultRepoOptions['onEvent']>;
   private readonly sweepExclude: string[];
+  private readonly limits: RemoteLimits;
   private queue: Promise<unknown> = Promise.resolve();
-  private recovered = false;
+  /** Repair the clone before the next operation: at start, after a failed git command, after a crash. */
+  private needsRepair = true;
+  /** Links already in the index are looked for once per process, then after every pull. */
+  private linksChecked = false;
   private remoteConfigured: boolean | undefined;
+  private gitDir: string | undefined | null = null;
+  private ownerLock: OwnerLock | undefined;
 
   constructor(options: VaultRepoOptions) {
     this.root = options.root;
@@ -88,17 +127,36 @@ export class VaultRepo {
     this.clock = options.clock ?? (() => new Date());
     this.git = new Git(options.root, {
       timeoutMs: options.timeoutMs,
+      stallTimeoutMs: options.stallTimeoutMs,
+      maxTransferMs: options.maxTransferMs,
       author: { name: `fte-${options.agent}`, email: `${options.agent}@fte.invalid` },
     });
+    this.files = new VaultFiles(options.root);
     this.onEvent = options.onEvent ?? (() => undefined);
     this.sweepExclude = options.sweepExclude ?? [];
+    this.limits = { ...DEFAULT_REMOTE_LIMITS, ...options.limits };
   }
 
   /** Runs `fn` alone: nothing else in this process touches git or moves files through this repo meanwhile. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => {
-      await this.recoverOnce();
-      return fn();
+      const gitDir = await this.resolveGitDir();
+      this.ownerLock ??= gitDir ? new OwnerLock(gitDir) : undefined;
+      const lock = this.ownerLock;
+      if (lock && (await lock.acquire())) this.needsRepair = true;
+      try {
+        if (this.needsRepair && gitDir) {
+          this.needsRepair = false;
+          await this.repair(gitDir);
+        }
+        return await fn();
+      } catch (error) {
+        // A git command that failed may have left a lock, a half rebase or staged paths behind.
+        if (error instanceof GitCommandError) this.needsRepair = true;
+        throw error;
+      } finally {
+        await lock?.release();
+      }
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -137,25 +195,27 @@ export class VaultRepo {
 
   // ---------------------------------------------------------------------------------------------------
 
-  /** After a crash: a stale index.lock or a half-done rebase would block every later git call. */
-  private async recoverOnce(): Promise<void> {
-    if (this.recovered) return;
-    this.recovered = true;
-    const gitDir = join(this.root, '.git');
-    await removeStaleLock(join(gitDir, 'index.lock'));
-    if (existsSync(join(gitDir, 'rebase-merge')) || existsSync(join(gitDir, 'rebase-apply'))) {
-      await this.git.run(['rebase', '--abort']).catch(() => undefined);
+  private async resolveGitDir(): Promise<string | undefined> {
+    if (this.gitDir === null || this.gitDir === undefined) this.gitDir = await gitDirOf(this.root);
+    return this.gitDir;
+  }
+
+  /** After a crash or a failed git command: see core/git/recovery.ts. */
+  private async repair(gitDir: string): Promise<void> {
+    for (const repair of await recoverClone(this.git, this.root, gitDir, this.agent)) {
+      this.onEvent({ kind: 'repaired', message: `repaired the clone: ${repair.kind} ${repair.detail}` });
     }
   }
 
-  private async changedPaths(paths?: string[]): Promise<string[]> {
+  /** `git status` entries (two-letter code and path) for the given pathspecs, or every change. */
+  private async statusEntries(paths?: string[]): Promise<Array<{ code: string; path: string }>> {
     const args = ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames'];
     if (paths) args.push('--', ...paths);
     const out = await this.git.run(args);
     return out
       .split('\0')
       .filter((entry) => entry.length > 3)
-      .map((entry) => entry.slice(3));
+      .map((entry) => ({ code: entry.slice(0, 2), path: entry.slice(3) }));
   }
 
   private async commitUnlocked(
@@ -163,13 +223,13 @@ export class VaultRepo {
     paths?: string[],
   ): Promise<{ committed: boolean; refused: SecretFinding[] }> {
     if (paths?.length === 0) return { committed: false, refused: [] };
-    const changed = await this.changedPaths(paths);
+    const changed = await this.statusEntries(paths);
     const refused: SecretFinding[] = [];
-    const allowed: string[] = [];
-    for (const path of changed) {
-      const finding = await inspectFile(join(this.root, path), path);
+    const allowed: Array<{ code: string; path: string }> = [];
+    for (const entry of changed) {
+      const finding = await inspectFile(join(this.root, entry.path), entry.path);
       if (finding) refused.push(finding);
-      else allowed.push(path);
+      else allowed.push(entry);
     }
     for (const finding of refused) {
       this.onEvent({
@@ -178,8 +238,15 @@ export class VaultRepo {
         path: finding.path,
       });
     }
+    // A refused file someone else staged must not ride along in this commit.
+    const stagedRefused = changed.filter(
+      (e) => e.code[0] !== ' ' && e.code[0] !== '?' && refused.some((r) => r.path === e.path),
+    );
+    if (stagedRefused.length > 0) {
+      await this.git.run(['reset', '--quiet', '--', ...stagedRefused.map((e) => `:(literal)${e.path}`)]);
+    }
     if (allowed.length === 0) return { committed: false, refused };
-    await this.git.run(['add', '--all', '--', ...allowed]);
+    await this.stage(allowed);
     try {
       await this.git.run(['commit', '--quiet', '--no-verify', '-m', message]);
     } catch (error) {
@@ -193,6 +260,26 @@ export class VaultRepo {
       throw error;
     }
     return { committed: true, refused };
+  }
+
+  /**
+   * Stages what status listed. A path already staged as it is in the working tree (code `X `) needs no
+   * `git add`, and naming it would fail when it is gone from both index and tree (a staged deletion):
+   * only paths whose working tree differs from the index are added. If one vanished meanwhile, status is
+   * asked again and only what still exists is added.
+   */
+  private async stage(entries: Array<{ code: string; path: string }>): Promise<void> {
+    const add = async (list: Array<{ code: string; path: string }>) => {
+      const paths = list.filter((e) => e.code[1] !== ' ').map((e) => `:(literal)${e.path}`);
+      if (paths.length > 0) await this.git.run(['add', '--all', '--', ...paths]);
+    };
+    try {
+      await add(entries);
+    } catch (error) {
+      if (!(error instanceof GitCommandError) || !/did not match any files/.test(error.stderr)) throw error;
+      const still = new Set(entries.map((e) => e.path));
+      await add((await this.statusEntries()).filter((e) => still.has(e.path)));
+    }
   }
 
   private emptyReport(state: SyncState): SyncReport {
@@ -210,12 +297,23 @@ export class VaultRepo {
     const deadline = Date.now() + PUSH_RETRY_BUDGET_MS;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (attempt > 0) await jitteredBackoff(attempt);
+      const state = await loadRemoteState(this.root);
       try {
-        await this.fetch();
+        await this.fetch(state);
       } catch (error) {
         return this.offline(report, error);
       }
-      const ahead = await this.integrate(report);
+      const gate = await this.gateRemote(report, state);
+      if (gate.refused) return this.refusedReport(report);
+      const before = await this.headCommit();
+      let ahead: number;
+      try {
+        ahead = await this.integrate(report);
+      } catch (error) {
+        await this.refuseCheckout(report, gate, before, error);
+        return this.refusedReport(report);
+      }
+      await this.afterIntegrate(report, gate);
       if (ahead === 0) return { ...report, state: 'synced' };
       try {
         await this.push();
@@ -239,13 +337,248 @@ export class VaultRepo {
     return { ...report, state: 'offline', error: message };
   }
 
-  private async fetch(): Promise<void> {
-    // The remote's default refspec: an empty remote (no branch yet) fetches fine and leaves origin/main absent.
-    await this.git.run(['fetch', '--quiet', '--no-tags', '--prune', REMOTE]);
+  private refusedReport(report: SyncReport): SyncReport {
+    return {
+      ...report,
+      state: 'refused',
+      pulled: 0,
+      error: `remote refused: ${report.remoteRefused?.reason ?? 'unknown'}`,
+    };
+  }
+
+  /**
+   * Fetches with a stall timeout, not a fixed one: a big pack takes as long as it shows progress. A fetch
+   * killed for lack of progress doubles the window for the next pass (kept in the remote state), so a
+   * remote that is slow to start sending never makes every pass time out forever.
+   */
+  private async fetch(state: RemoteState): Promise<void> {
+    const stall = state.stallMs ?? this.git.stallTimeoutMs;
+    const started = Date.now();
+    try {
+      // The remote's default refspec: an empty remote (no branch yet) fetches fine and leaves origin/main absent.
+      await this.git.transfer(['fetch', '--no-tags', '--prune', REMOTE], stall);
+    } catch (error) {
+      if (error instanceof GitCommandError && error.timedOut) {
+        state.stallMs = Math.min(stall * 2, this.git.maxTransferMs);
+        await saveRemoteState(this.root, state);
+        await this.removePartialPacks(started);
+      }
+      throw error;
+    }
+    if (state.stallMs !== undefined) {
+      delete state.stallMs;
+      await saveRemoteState(this.root, state);
+    }
+  }
+
+  /** A killed fetch leaves its half-received pack behind (`objects/pack/tmp_pack_*`); it is garbage. */
+  private async removePartialPacks(since: number): Promise<void> {
+    const gitDir = await this.resolveGitDir();
+    if (!gitDir) return;
+    const packs = join(gitDir, 'objects', 'pack');
+    for (const name of await readdir(packs).catch(() => [] as string[])) {
+      if (!name.startsWith('tmp_')) continue;
+      const info = await stat(join(packs, name)).catch(() => undefined);
+      if (info && info.mtimeMs >= since - 1_000) await rm(join(packs, name), { force: true });
+    }
   }
 
   private async push(): Promise<void> {
-    await this.git.run(['push', '--quiet', REMOTE, `HEAD:refs/heads/${BRANCH}`]);
+    await this.git.transfer(['push', REMOTE, `HEAD:refs/heads/${BRANCH}`]);
+  }
+
+  private async headCommit(): Promise<string | undefined> {
+    return this.readRef('HEAD');
+  }
+
+  /** A ref's commit id: the loose ref file when there is one (no process for an idle cycle), else git. */
+  private async readRef(ref: string): Promise<string | undefined> {
+    const gitDir = await this.resolveGitDir();
+    if (gitDir) {
+      let text = await readFile(join(gitDir, ref), 'utf8').catch(() => '');
+      if (text.startsWith('ref: refs/heads/')) {
+        text = await readFile(join(gitDir, text.slice(5).trim()), 'utf8').catch(() => '');
+      }
+      if (/^[0-9a-f]{40}\s*$/.test(text)) return text.trim();
+    }
+    try {
+      return (
+        (await this.git.run(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async isAncestor(older: string, newer: string): Promise<boolean> {
+    return this.git.succeeds(['merge-base', '--is-ancestor', older, newer]);
+  }
+
+  /**
+   * Decides whether the fetched `origin/main` may be integrated. When it did not move since the last
+   * check, nothing is checked again (the idle cycle costs no git call here). A new tip is checked once.
+   */
+  private async gateRemote(report: SyncReport, state: RemoteState): Promise<Gate> {
+    const tip = await this.readRef(`refs/remotes/${REMOTE_REF}`);
+    if (!tip) return { state, refused: false };
+    if (tip === state.lastSeen) {
+      if (state.refused?.commit === tip && state.refused.kind === 'content') {
+        report.remoteRefused = { reason: state.refused.reason, commit: tip };
+        return { tip, state, refused: true };
+      }
+      return { tip, state, refused: false };
+    }
+    if (state.lastSeen && !(await this.isAncestor(state.lastSeen, tip))) {
+      const at = this.clock().toISOString();
+      report.historyRewritten = { from: state.lastSeen, to: tip, replayed: 0 };
+      state.rewritten = { from: state.lastSeen, to: tip, at, replayed: 0 };
+      this.onEvent({
+        kind: 'history_rewritten',
+        message: `remote history rewritten: ${state.lastSeen.slice(0, 12)} is no longer in ${tip.slice(0, 12)}; local commits are kept and replayed on top`,
+      });
+      await this.audit({
+        action_type: 'remote_history_rewritten',
+        target: tip,
+        parameters: { previous: state.lastSeen, current: tip },
+        result: 'local_commits_kept',
+      });
+    }
+    const head = await this.headCommit();
+    const verdict = await checkRemoteTip(this.git, tip, head, this.limits, () => this.ignoredFiles());
+    state.lastSeen = tip;
+    if (verdict.ok) {
+      await saveRemoteState(this.root, state);
+      return { tip, state, refused: false };
+    }
+    await this.recordRefusal(report, state, tip, verdict.reason, 'content');
+    return { tip, state, refused: true };
+  }
+
+  /** Untracked files git would silently overwrite on checkout because they are ignored. */
+  private async ignoredFiles(): Promise<Set<string>> {
+    const out = await this.git.run(['ls-files', '-z', '--others', '--ignored', '--exclude-standard']);
+    return new Set(out.split('\0').filter(Boolean));
+  }
+
+  /** Records a refusal: state file always, event and audit record once per refused commit. */
+  private async recordRefusal(
+    report: SyncReport,
+    state: RemoteState,
+    tip: string,
+    reason: string,
+    kind: 'content' | 'checkout',
+  ): Promise<void> {
+    report.remoteRefused = { reason, commit: tip };
+    const fresh = state.refused?.commit !== tip || state.refused.kind !== kind;
+    if (fresh) state.refused = { commit: tip, reason, since: this.clock().toISOString(), kind };
+    await saveRemoteState(this.root, state);
+    if (!fresh) return;
+    this.onEvent({
+      kind: 'remote_refused',
+      message: `remote refused: ${reason} (commit ${tip.slice(0, 12)}); staying on the last good commit, working locally`,
+    });
+    await this.audit({
+      action_type: 'remote_refused',
+      target: tip,
+      parameters: { reason, kind },
+      result: 'refused',
+    });
+  }
+
+  /** Appends an audit record and commits it (locally; it is pushed with the rest once the remote is good). */
+  private async audit(record: {
+    action_type: string;
+    target: string;
+    parameters: Record<string, unknown>;
+    result: string;
+  }): Promise<void> {
+    // Loaded on first use: the audit log pulls in zod, which an idle sync cycle does not need.
+    const { AuditLog, auditFileFor } = await import('./audit.js');
+    const written = await new AuditLog(this.root, this.clock).append({ actor: this.agent, ...record });
+    await this.commitUnlocked(`${this.agent}: ${record.action_type} ${record.target.slice(0, 12)}`, [
+      auditFileFor(new Date(written.timestamp)),
+    ]);
+  }
+
+  /**
+   * A merge or rebase git could not carry out here (untracked files in the way, a checkout error): the
+   * clone is put back exactly where it was and the remote is reported as refused with git's own words.
+   * Unlike a refused commit, this is tried again on every pass (the obstacle may be gone).
+   */
+  private async refuseCheckout(
+    report: SyncReport,
+    gate: Gate,
+    before: string | undefined,
+    error: unknown,
+  ): Promise<void> {
+    if (this.rebaseInProgress()) await this.git.succeeds(['rebase', '--abort']);
+    if (existsSync(join(this.root, '.git', 'MERGE_HEAD'))) await this.git.succeeds(['merge', '--abort']);
+    const head = await this.headCommit();
+    if (before && head !== before) {
+      this.onEvent({
+        kind: 'repaired',
+        message: `put the clone back on ${before.slice(0, 12)} after a failed merge`,
+      });
+      await this.git.succeeds(['reset', '--quiet', '--keep', before]);
+    }
+    report.conflicts = [];
+    report.lostClaims = [];
+    if (!gate.tip) throw error;
+    const words =
+      error instanceof GitCommandError
+        ? error.stderr
+            .split('\n')
+            .map((line) => line.trim())
+            .filter((line) => line && !/^hint:/.test(line))
+            .slice(0, 6)
+            .join(' ')
+        : String(error);
+    await this.recordRefusal(
+      report,
+      gate.state,
+      gate.tip,
+      `git could not check it out here: ${words.slice(0, 500)}`,
+      'checkout',
+    );
+  }
+
+  /** After a good integration: the remote state moves on, a refusal is cleared, pulled links are quarantined. */
+  private async afterIntegrate(report: SyncReport, gate: Gate): Promise<void> {
+    const { state, tip } = gate;
+    if (tip && (state.lastGood !== tip || state.refused)) {
+      if (state.refused) {
+        this.onEvent({
+          kind: 'remote_accepted',
+          message: `remote accepted again at ${tip.slice(0, 12)} (was refused: ${state.refused.reason})`,
+        });
+        delete state.refused;
+      }
+      state.lastGood = tip;
+      if (report.historyRewritten && state.rewritten)
+        state.rewritten.replayed = report.historyRewritten.replayed;
+      await saveRemoteState(this.root, state);
+    }
+    if (report.pulled > 0 || report.historyRewritten || !this.linksChecked) {
+      this.linksChecked = true;
+      const quarantined = await quarantineLinks(this.git, this.root, this.agent, async (link, commit) => {
+        this.onEvent({
+          kind: 'quarantined',
+          message: `symbolic link ${link.path} → ${JSON.stringify(link.target)} taken out of the vault (never followed)`,
+          path: link.path,
+        });
+        const { AuditLog } = await import('./audit.js');
+        await new AuditLog(this.root, this.clock).append({
+          action_type: 'link_quarantined',
+          actor: this.agent,
+          target: link.path,
+          parameters: { link_target: link.target, commit },
+          result: 'quarantined',
+        });
+      });
+      if (quarantined.length > 0) {
+        report.quarantinedLinks = [...(report.quarantinedLinks ?? []), ...quarantined.map((l) => l.path)];
+      }
+    }
   }
 
   /** Commits on each side since the histories split, or undefined when the remote has no branch yet. */
@@ -267,15 +600,24 @@ export class VaultRepo {
 
   /**
    * Brings the remote's commits in (fast-forward when we have none of our own, else rebase ours on top)
-   * and returns how many of our commits are left to push. An empty remote gets everything.
+   * and returns how many of our commits are left to push. An empty remote gets everything. After a
+   * rewritten history, every commit of ours the new remote lacks is replayed on top of it.
    */
   private async integrate(report: SyncReport): Promise<number> {
     const split = await this.divergence();
     if (!split) return 1;
+    if (report.historyRewritten) report.historyRewritten.replayed = split.ahead;
     if (split.behind === 0) return split.ahead;
     report.pulled += split.behind;
     if (split.ahead === 0) {
-      await this.git.run(['merge', '--quiet', '--ff-only', '--autostash', REMOTE_REF]);
+      await this.git.run([
+        'merge',
+        '--quiet',
+        '--ff-only',
+        '--autostash',
+        '--no-overwrite-ignore',
+        REMOTE_REF,
+      ]);
       return 0;
     }
     await this.rebase(report);
@@ -306,6 +648,7 @@ export class VaultRepo {
       const anythingStaged = !(await this.git.succeeds(['diff', '--cached', '--quiet']));
       await this.continueRebase(anythingStaged ? ['rebase', '--continue'] : ['rebase', '--skip']);
     }
+    if (this.rebaseInProgress()) throw new Error('rebase did not finish after 10 000 steps');
   }
 
   private rebaseInProgress(): boolean {
@@ -326,76 +669,84 @@ export class VaultRepo {
 
   /**
    * Resolves every unmerged path of the commit being replayed without losing a byte: the remote's version
-   * stays at the path, ours is saved beside it as `<name>.conflict-<agent>-<ts><ext>`, and each conflict
-   * gets an audit record.
+   * stays at the path (exactly as git stored it: mode and content), ours is saved beside it as
+   * `<name>.conflict-<agent>-<ts><ext>`, and each conflict gets an audit record. Files are written through
+   * VaultFiles: never through a link.
    */
   private async keepBothVersions(report: SyncReport, subject: string): Promise<void> {
-    const unmerged = (await this.git.run(['diff', '--name-only', '-z', '--diff-filter=U']))
-      .split('\0')
-      .filter(Boolean);
+    const stages = await this.unmergedStages();
     const stamp = this.clock().toISOString().replace(/[:.]/g, '-');
-    for (const path of unmerged) {
+    for (const [path, sides] of stages) {
       // During a rebase, stage 2 is the upstream (remote) side and stage 3 is our commit being replayed.
-      const remote = await this.stageContent(2, path);
-      const local = await this.stageContent(3, path);
-      const abs = join(this.root, path);
-      if (local !== undefined) {
-        const copy = conflictCopyName(path, this.agent, stamp);
-        await mkdir(dirname(join(this.root, copy)), { recursive: true });
-        await writeFile(join(this.root, copy), local);
-        await this.git.run(['add', '--', copy]);
+      const remote = sides.get(2);
+      const local = sides.get(3);
+      const copy = conflictCopyName(path, this.agent, stamp);
+      if (local) {
+        await this.files.writeAtomic(copy, await this.git.runBuffer(['cat-file', 'blob', local.oid]));
+        await this.git.run(['add', '--', `:(literal)${copy}`]);
         report.conflicts.push(copy);
       }
-      if (remote !== undefined) {
-        await writeFile(abs, remote);
-        await this.git.run(['add', '--', path]);
-      } else {
-        await unlink(abs).catch((error) => {
-          if (!isErrno(error, 'ENOENT')) throw error;
-        });
-        await this.git.run(['rm', '--quiet', '--cached', '--ignore-unmatch', '--', path]);
+      const entry = await this.files.inspect(path);
+      if (
+        entry.kind === 'file' ||
+        (entry.kind === 'refused' && entry.at === path && entry.problem === 'link')
+      ) {
+        await this.files.remove(path);
       }
-      // Loaded on first use: the audit log pulls in zod, which an idle sync cycle does not need.
+      const nul = '0'.repeat(40);
+      const lines = [`0 ${nul}\t${path}`];
+      if (remote) {
+        lines.push(`${remote.mode} ${remote.oid} 0\t${path}`);
+        // A link stays in the index only (never created): the quarantine right after the rebase removes it.
+        if (remote.mode !== '120000') {
+          await this.files.writeAtomic(path, await this.git.runBuffer(['cat-file', 'blob', remote.oid]));
+        }
+      }
+      await this.git.run(['update-index', '--index-info'], { input: `${lines.join('\n')}\n` });
+      if (remote && remote.mode !== '120000') await this.git.run(['add', '--', `:(literal)${path}`]);
       const { AuditLog } = await import('./audit.js');
       await new AuditLog(this.root, this.clock).append({
         action_type: 'sync_conflict',
         actor: this.agent,
         target: path,
-        parameters: {
-          commit: subject,
-          kept_local_as: local === undefined ? null : conflictCopyName(path, this.agent, stamp),
-        },
+        parameters: { commit: subject, kept_local_as: local === undefined ? null : copy },
         result: 'both_versions_kept',
       });
       this.onEvent({ kind: 'conflict', message: `content conflict on ${path}: both versions kept`, path });
     }
-    if (unmerged.length > 0) await this.git.run(['add', '--', FOLDERS.logs]);
+    if (stages.size > 0) await this.git.run(['add', '--', FOLDERS.logs]);
   }
 
-  private async stageContent(stage: 2 | 3, path: string): Promise<Buffer | undefined> {
-    try {
-      const text = await this.git.run(['show', `:${stage}:${path}`]);
-      return Buffer.from(text);
-    } catch {
-      return undefined;
+  /** `git ls-files -u -z`: per unmerged path, its stages' mode and blob. */
+  private async unmergedStages(): Promise<Map<string, Map<number, { mode: string; oid: string }>>> {
+    const out = await this.git.run(['ls-files', '-u', '-z']);
+    const stages = new Map<string, Map<number, { mode: string; oid: string }>>();
+    for (const entry of out.split('\0')) {
+      const tab = entry.indexOf('\t');
+      if (tab === -1) continue;
+      const [mode = '', oid = '', stage = '0'] = entry.slice(0, tab).split(' ');
+      const path = entry.slice(tab + 1);
+      if (!stages.has(path)) stages.set(path, new Map());
+      stages.get(path)?.set(Number(stage), { mode, oid });
     }
+    return stages;
   }
 
   private async claimUnlocked(id: string): Promise<ClaimOutcome> {
     const target = itemPaths.inProgress(this.agent, id);
     const source = await this.findNeedsAction(id);
     if (!source) {
-      if (existsSync(join(this.root, target))) return { result: 'won', path: target };
+      if (await this.files.exists(target)) return { result: 'won', path: target };
       const owner = await this.findOwner(id);
       return owner ? { result: 'lost', owner } : { result: 'missing' };
     }
-    if (!(await moveExclusive(join(this.root, source), join(this.root, target)))) {
+    if (!(await this.files.move(source, target))) {
       return { result: 'lost', owner: await this.findOwner(id) };
     }
     try {
       await this.commitUnlocked(`${this.agent}: claim ${id}`, [source, target]);
     } catch (error) {
-      await moveExclusive(join(this.root, target), join(this.root, source));
+      await this.files.move(target, source);
       throw error;
     }
     if (!(await this.hasRemote())) return { result: 'won', path: target };
@@ -411,20 +762,41 @@ export class VaultRepo {
           return { result: 'offline', error: error instanceof Error ? error.message : String(error) };
         }
       }
+      const state = await loadRemoteState(this.root);
       try {
-        await this.fetch();
+        await this.fetch(state);
       } catch (error) {
         await this.undoClaim(source, target);
         return { result: 'offline', error: error instanceof Error ? error.message : String(error) };
       }
+      const replay = this.emptyReport('synced');
+      const gate = await this.gateRemote(replay, state);
+      if (gate.refused) {
+        // The remote cannot be integrated: nothing is claimed until it is fixed.
+        await this.undoClaim(source, target);
+        return { result: 'offline', error: `remote refused: ${replay.remoteRefused?.reason}` };
+      }
+      const before = await this.headCommit();
       if (!(await this.git.succeeds(['cat-file', '-e', `${REMOTE_REF}:${source}`]))) {
         await this.undoClaim(source, target);
-        await this.integrate(this.emptyReport('synced'));
+        const after = await this.headCommit();
+        try {
+          await this.integrate(replay);
+          await this.afterIntegrate(replay, gate);
+        } catch (error) {
+          await this.refuseCheckout(replay, gate, after, error);
+        }
         return { result: 'lost', owner: await this.findOwner(id) };
       }
       // The item is still free on the remote: put our claim commit on top of the remote's and push again.
-      const replay = this.emptyReport('synced');
-      await this.rebase(replay);
+      try {
+        await this.rebase(replay);
+        await this.afterIntegrate(replay, gate);
+      } catch (error) {
+        await this.refuseCheckout(replay, gate, before, error);
+        await this.undoClaim(source, target);
+        return { result: 'offline', error: `remote refused: ${replay.remoteRefused?.reason}` };
+      }
       if (replay.lostClaims.includes(id)) return { result: 'lost', owner: await this.findOwner(id) };
     }
     await this.undoClaim(source, target);
@@ -437,47 +809,34 @@ export class VaultRepo {
   /** Takes back our claim commit (the newest commit, under the lock) and restores the item where it was. */
   private async undoClaim(source: string, target: string): Promise<void> {
     await this.git.run(['reset', '--quiet', '--soft', 'HEAD~1']);
-    await this.git.run(['reset', '--quiet', '--', source, target]);
-    await this.git.run(['checkout', '--', source]);
-    await rm(join(this.root, target), { force: true });
+    await this.git.run(['reset', '--quiet', '--', `:(literal)${source}`, `:(literal)${target}`]);
+    await this.git.run(['checkout', '--', `:(literal)${source}`]);
+    await this.files.remove(target);
   }
 
   private async findNeedsAction(id: string): Promise<string | undefined> {
-    for (const domain of await listFolders(join(this.root, FOLDERS.needsAction))) {
+    for (const domain of await this.files.listFolders(FOLDERS.needsAction)) {
       if (domain.startsWith('_')) continue;
       const path = `${FOLDERS.needsAction}/${domain}/${id}.md`;
-      if (existsSync(join(this.root, path))) return path;
+      if (await this.files.exists(path)) return path;
     }
     return undefined;
   }
 
   private async findOwner(id: string): Promise<string | undefined> {
-    for (const agent of await listFolders(join(this.root, FOLDERS.inProgress))) {
-      if (existsSync(join(this.root, FOLDERS.inProgress, agent, `${id}.md`))) return agent;
+    for (const agent of await this.files.listFolders(FOLDERS.inProgress)) {
+      if (await this.files.exists(`${FOLDERS.inProgress}/${agent}/${id}.md`)) return agent;
     }
     return undefined;
   }
 
+  /** A vault file as text, read through VaultFiles (never through a link, never an oversized file). */
   async readFileText(path: string): Promise<string> {
-    return readFile(join(this.root, path), 'utf8');
+    const read = await this.files.readText(path);
+    if (read.kind === 'ok') return read.text;
+    if (read.kind === 'refused') throw new UnsafePathError(path, read.reason);
+    throw Object.assign(new Error(`ENOENT: no such vault file ${JSON.stringify(path)}`), { code: 'ENOENT' });
   }
-}
-
-/**
- * A lock another live git process holds disappears within milliseconds; one still there after a few
- * seconds was left by a crash (e.g. SIGKILL mid-commit) and would block every git call forever.
- */
-async function removeStaleLock(path: string): Promise<void> {
-  for (let waited = 0; waited < 3_000; waited += 100) {
-    if (!existsSync(path)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  // Only a lock nobody has touched for the whole wait is stale; a fresh one belongs to a live process.
-  const age = await stat(path).then(
-    (info) => Date.now() - info.mtimeMs,
-    () => 0,
-  );
-  if (age >= 2_500) await rm(path, { force: true });
 }
 
 export function conflictCopyName(path: string, agent: string, stamp: string): string {

@@ -1,0 +1,151 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Git } from '../git.js';
+import { GitCommandError } from '../git.js';
+import { FOLDERS } from '../layout.js';
+
+/** A git lock untouched this long, with no live git process in the clone, was left by a crash. */
+export const STALE_LOCK_MS = 2_500;
+
+export type Repair = { kind: string; detail: string };
+
+/**
+ * Repairs whatever a process killed at any point (mid `git add`, commit, rebase, merge, push) left behind,
+ * so the next operation succeeds instead of failing forever. Runs under the inter-process owner lock, so
+ * no other fte process is half-way through a git operation here; git's own lock files are removed only
+ * when stale (untouched for a few seconds and no git process working in this clone).
+ */
+export async function recoverClone(git: Git, root: string, gitDir: string, agent: string): Promise<Repair[]> {
+  const repairs: Repair[] = [];
+  for (const lock of await staleGitLocks(root, gitDir)) {
+    await rm(lock, { force: true });
+    repairs.push({ kind: 'stale_lock', detail: relative(root, lock) });
+  }
+  const sequences: Array<[string, string[], string[]]> = [
+    ['rebase-merge', ['rebase', '--abort'], ['rebase', '--quit']],
+    ['rebase-apply', ['rebase', '--abort'], ['rebase', '--quit']],
+    ['MERGE_HEAD', ['merge', '--abort'], ['reset', '--quiet', '--merge']],
+    ['CHERRY_PICK_HEAD', ['cherry-pick', '--abort'], ['cherry-pick', '--quit']],
+    ['REVERT_HEAD', ['revert', '--abort'], ['revert', '--quit']],
+    ['sequencer', ['cherry-pick', '--quit'], []],
+  ];
+  for (const [marker, abort, fallback] of sequences) {
+    if (!existsSync(join(gitDir, marker))) continue;
+    if (!(await git.succeeds(abort)) && fallback.length > 0) await git.succeeds(fallback);
+    repairs.push({ kind: 'unfinished', detail: `${marker}: git ${abort.join(' ')}` });
+  }
+  // Staged but never committed (killed between `git add` and `git commit`): unstage, keep the files.
+  if (!(await git.succeeds(['diff', '--cached', '--quiet']))) {
+    if (await git.succeeds(['rev-parse', '--verify', '--quiet', 'HEAD'])) {
+      await git.run(['reset', '--quiet']);
+      repairs.push({ kind: 'unstaged', detail: 'changes staged by a process that did not commit them' });
+    }
+  }
+  for (const id of await interruptedClaims(git, agent)) {
+    repairs.push({ kind: 'interrupted_claim', detail: id });
+  }
+  return repairs;
+}
+
+/**
+ * Claims a crash interrupted after the move: `Needs_Action/<d>/<id>.md` gone from the working tree and
+ * `In_Progress/<agent>/<id>.md` new and uncommitted. They must be committed as claims (which yield to a
+ * remote that decided first), never swept into an ordinary commit that would keep both.
+ */
+async function interruptedClaims(git: Git, agent: string): Promise<string[]> {
+  const out = await git.run([
+    'status',
+    '--porcelain=v1',
+    '-z',
+    '--untracked-files=all',
+    '--no-renames',
+    '--',
+    FOLDERS.needsAction,
+    `${FOLDERS.inProgress}/${agent}`,
+  ]);
+  const gone = new Map<string, string>();
+  const added: string[] = [];
+  for (const entry of out.split('\0')) {
+    if (entry.length < 4) continue;
+    const code = entry.slice(0, 2);
+    const path = entry.slice(3);
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (!name.endsWith('.md')) continue;
+    const id = name.slice(0, -3);
+    if (code === ' D' && path.startsWith(`${FOLDERS.needsAction}/`)) gone.set(id, path);
+    if (code === '??' && path === `${FOLDERS.inProgress}/${agent}/${name}`) added.push(id);
+  }
+  const claims = added.filter((id) => gone.has(id));
+  for (const id of claims) {
+    const source = gone.get(id) as string;
+    const target = `${FOLDERS.inProgress}/${agent}/${id}.md`;
+    await git.run(['add', '--all', '--', `:(literal)${source}`, `:(literal)${target}`]);
+    await git.run(['commit', '--quiet', '--no-verify', '-m', `${agent}: claim ${id}`]);
+  }
+  return claims;
+}
+
+/** `.git/*.lock` and `.git/refs/**\/*.lock` that no live git process holds. */
+async function staleGitLocks(root: string, gitDir: string): Promise<string[]> {
+  const locks = [...(await findLocks(gitDir, false)), ...(await findLocks(join(gitDir, 'refs'), true))];
+  if (locks.length === 0) return [];
+  const stale: string[] = [];
+  const deadline = Date.now() + STALE_LOCK_MS + 500;
+  for (const lock of locks) {
+    // A lock a live process holds disappears within milliseconds; wait until this one is old enough to judge.
+    for (;;) {
+      const age = await stat(lock).then(
+        (info) => Date.now() - info.mtimeMs,
+        () => undefined,
+      );
+      if (age === undefined) break;
+      if (age >= STALE_LOCK_MS) {
+        if (!(await gitRunsIn(root))) stale.push(lock);
+        break;
+      }
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return stale;
+}
+
+async function findLocks(dir: string, recursive: boolean): Promise<string[]> {
+  const found: string[] = [];
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isFile() && entry.name.endsWith('.lock')) found.push(path);
+    else if (recursive && entry.isDirectory()) found.push(...(await findLocks(path, true)));
+  }
+  return found;
+}
+
+/** True when a git process works in this clone (Linux: /proc); unknown elsewhere counts as no. */
+async function gitRunsIn(root: string): Promise<boolean> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+  } catch {
+    return false;
+  }
+  const clone = await realpath(root).catch(() => root);
+  for (const pid of pids) {
+    const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+    if (!comm.startsWith('git')) continue;
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (cwd === clone || cwd.startsWith(`${clone}/`)) return true;
+  }
+  return false;
+}
+
+/** A git error that may have left the clone needing repair (anything but an answer like "nothing to commit"). */
+export function needsRepairAfter(error: unknown): boolean {
+  return error instanceof GitCommandError;
+}

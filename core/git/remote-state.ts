@@ -1,0 +1,75 @@
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno, writeFileAtomic } from '../fsutil.js';
+
+/**
+ * What this clone knows about its remote, kept in git's own directory (`.git/fte/remote-state.json`),
+ * where no pull can reach it: never in the working tree.
+ */
+export type RemoteState = {
+  /** The last `origin/main` this clone checked (accepted or refused). */
+  lastSeen?: string;
+  /** The last `origin/main` that passed the checks and was merged. */
+  lastGood?: string;
+  /** Set while the remote's newest commit is refused; cleared by the next good sync. */
+  refused?: {
+    commit: string;
+    reason: string;
+    since: string;
+    /** `content`: the commit itself is refused (checked once). `checkout`: git could not check it out here (retried every pass). */
+    kind: 'content' | 'checkout';
+  };
+  /** The last time `origin/main` stopped descending from what this clone had seen (a force push). */
+  rewritten?: { from: string; to: string; at: string; replayed: number };
+  /** Transfer stall window grown after a fetch was killed for lack of progress; reset after a success. */
+  stallMs?: number;
+};
+
+export const REMOTE_STATE_FILE = join('fte', 'remote-state.json');
+
+/** The clone's git directory; only a real folder named `.git` (a vault is a plain clone). */
+export async function gitDirOf(root: string): Promise<string | undefined> {
+  const dir = join(root, '.git');
+  try {
+    const info = await lstat(dir);
+    return info.isDirectory() ? dir : undefined;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+export async function loadRemoteState(root: string): Promise<RemoteState> {
+  const dir = await gitDirOf(root);
+  if (!dir) return {};
+  try {
+    const parsed = JSON.parse(await readFile(join(dir, REMOTE_STATE_FILE), 'utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as RemoteState) : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function saveRemoteState(root: string, state: RemoteState): Promise<void> {
+  const dir = await gitDirOf(root);
+  if (!dir) return;
+  await mkdir(join(dir, 'fte'), { recursive: true });
+  await writeFileAtomic(join(dir, REMOTE_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** One line per remote problem for `fte status`; empty when the remote is fine. */
+export function remoteStatusLines(state: RemoteState, now = new Date()): string[] {
+  const lines: string[] = [];
+  if (state.refused) {
+    lines.push(
+      `remote refused: ${state.refused.reason} (commit ${state.refused.commit.slice(0, 12)}, since ${state.refused.since}; working locally, nothing pushed)`,
+    );
+  }
+  const week = 7 * 24 * 3600 * 1000;
+  if (state.rewritten && now.getTime() - Date.parse(state.rewritten.at) < week) {
+    lines.push(
+      `remote history rewritten at ${state.rewritten.at}: ${state.rewritten.from.slice(0, 12)} is no longer in ${state.rewritten.to.slice(0, 12)}; local commits kept and replayed on top`,
+    );
+  }
+  return lines;
+}
