@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMarkdown } from './frontmatter.js';
 import { listFolders, listMarkdown } from './fsutil.js';
+import { loadRemoteState, type RemoteState, remoteStatusLines } from './git/remote-state.js';
 import { FOLDERS, type Location, locate, type Phase } from './layout.js';
 import { canonicalize } from './schemas.js';
 
@@ -126,4 +127,17 @@ export function summarizeTasks(entries: VaultEntry[]): TaskSummary[] {
     });
   }
   return tasks.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * What is wrong with the clone's remote, one line each ("remote refused: <reason>", a rewritten history),
+ * from `.git/fte/remote-state.json`; empty when all is well. Cleared by the next good sync.
+ */
+export async function remoteProblems(
+  root: string,
+  now = new Date(),
+): Promise<{ lines: string[]; refused?: RemoteState['refused']; rewritten?: RemoteState['rewritten'] }> {
+  const state = await loadRemoteState(root);
+  const lines = remoteStatusLines(state, now);
+  return { lines, refused: state.refused, rewritten: lines.length > 0 ? state.rewritten : undefined };
 }

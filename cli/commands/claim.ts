@@ -17,6 +17,12 @@ export async function run(rawId: string, opts: { vault: string; agent: string })
     case 'missing':
       throw new CliError(`no item ${id} in Needs_Action/`, EXIT.notFound);
     case 'offline':
-      throw new CliError(`remote unreachable, nothing claimed: ${outcome.error}`, EXIT.offline);
+      // Offline, or the remote's newest commit is refused (`remote refused: <reason>`): nothing is claimed.
+      throw new CliError(
+        outcome.error.startsWith('remote refused:')
+          ? `nothing claimed: ${outcome.error}`
+          : `remote unreachable, nothing claimed: ${outcome.error}`,
+        EXIT.offline,
+      );
   }
 }

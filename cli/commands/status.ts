@@ -1,13 +1,19 @@
-import { scanVault, summarizeTasks } from '../../core/status.js';
+import { remoteProblems, scanVault, summarizeTasks } from '../../core/status.js';
 import { formatTable } from '../table.js';
 import { resolveVault } from '../vault-arg.js';
 
 export async function run(opts: { vault: string; json?: boolean }): Promise<void> {
-  const tasks = summarizeTasks(await scanVault(resolveVault(opts.vault)));
+  const root = resolveVault(opts.vault);
+  const tasks = summarizeTasks(await scanVault(root));
+  const remote = await remoteProblems(root);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(tasks, null, 2)}\n`);
+    // The list of tasks while the remote is fine; while it is refused or was rewritten, an object with
+    // both (`remote.lines` are the lines the table view prints), so the problem is never missed.
+    const out = remote.lines.length > 0 ? { remote, tasks } : tasks;
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
+  for (const line of remote.lines) process.stdout.write(`${line}\n`);
   if (tasks.length === 0) {
     process.stdout.write('no tasks\n');
     return;

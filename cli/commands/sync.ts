@@ -12,7 +12,18 @@ function describe(report: SyncReport): string {
   if (report.conflicts.length) parts.push(`conflicts kept: ${report.conflicts.join(', ')}`);
   if (report.lostClaims.length) parts.push(`claims lost: ${report.lostClaims.join(', ')}`);
   for (const refused of report.refused) parts.push(`refused ${refused.path} (${refused.reason})`);
-  if (report.error) parts.push(`(${report.error.split('\n')[0]})`);
+  if (report.historyRewritten) {
+    const { from, to, replayed } = report.historyRewritten;
+    parts.push(
+      `remote history rewritten (${from.slice(0, 12)} → ${to.slice(0, 12)}), ${replayed} local commits replayed`,
+    );
+  }
+  if (report.quarantinedLinks?.length) parts.push(`links quarantined: ${report.quarantinedLinks.join(', ')}`);
+  if (report.remoteRefused)
+    parts.push(
+      `remote refused: ${report.remoteRefused.reason} (commit ${report.remoteRefused.commit.slice(0, 12)})`,
+    );
+  else if (report.error) parts.push(`(${report.error.split('\n')[0]})`);
   return parts.join('; ');
 }
 
@@ -32,7 +43,8 @@ export async function run(opts: {
   if (opts.once) {
     const report = await repo.sync();
     process.stdout.write(`${describe(report)}\n`);
-    if (report.state === 'offline') process.exitCode = EXIT.offline;
+    // Refused: the remote's commit cannot be taken; like offline, work stays local until it is fixed.
+    if (report.state === 'offline' || report.state === 'refused') process.exitCode = EXIT.offline;
     return;
   }
   // The git-sync sidecar: the operator in the same pod applies its changes through this port.
