@@ -1,0 +1,191 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VaultRepo } from '../../core/vault-repo.js';
+import { CLI } from '../helpers/cli.js';
+import { git, remoteWithClones } from '../helpers/vaults.js';
+
+const ID = (i: number) => `EMAIL_${String(i).padStart(4, '0')}`;
+
+async function note(dir: string, name: string, text = `note ${name}\n`): Promise<string> {
+  const path = `Plans/files/${name}.md`;
+  await mkdir(join(dir, 'Plans/files'), { recursive: true });
+  await writeFile(join(dir, path), text);
+  return path;
+}
+
+async function expectClean(dir: string): Promise<void> {
+  for (const leftover of ['rebase-merge', 'rebase-apply', 'MERGE_HEAD', 'CHERRY_PICK_HEAD', 'index.lock']) {
+    expect(existsSync(join(dir, '.git', leftover)), leftover).toBe(false);
+  }
+  expect(await git(dir, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main\n');
+  expect(await git(dir, 'diff', '--cached', '--name-only')).toBe('');
+}
+
+/** Two clones whose Dashboard.md edits conflict: local's commit is unpushed, cloud's is on the remote. */
+async function conflicting() {
+  const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+  const cloud = clones.cloud!;
+  const local = clones.local!;
+  await writeFile(join(cloud.dir, 'Dashboard.md'), 'cloud version\n');
+  await cloud.repo.commit('cloud: edit dashboard');
+  await cloud.repo.sync();
+  await writeFile(join(local.dir, 'Dashboard.md'), 'local version\n');
+  await local.repo.commit('local: edit dashboard');
+  await git(local.dir, 'fetch', '-q', 'origin');
+  return { remote, cloud, local };
+}
+
+describe('a clone left behind by a killed process is repaired by the next operation', () => {
+  it('stale git locks (index, HEAD, a branch ref) are removed; nothing else is lost', async () => {
+    const { remote, clones } = await remoteWithClones(['local']);
+    const dir = clones.local!.dir;
+    const past = new Date(Date.now() - 60_000);
+    for (const lock of ['index.lock', 'HEAD.lock', 'refs/heads/main.lock']) {
+      await writeFile(join(dir, '.git', lock), '');
+      await utimes(join(dir, '.git', lock), past, past);
+    }
+    await note(dir, 'after-crash');
+    const report = await new VaultRepo({ root: dir, agent: 'local' }).sync();
+    expect(report).toMatchObject({ state: 'synced', pushed: 1 });
+    expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).toContain('Plans/files/after-crash.md');
+    await expectClean(dir);
+  });
+
+  it('a stale lock of fte itself (its holder is dead) is taken over', async () => {
+    const { clones } = await remoteWithClones(['local']);
+    const dir = clones.local!.dir;
+    // A pid that is certainly not running: a child that already exited.
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => child.on('exit', resolve));
+    await writeFile(join(dir, '.git', 'fte', 'lock'), `${child.pid}\n`);
+    await note(dir, 'x');
+    expect((await new VaultRepo({ root: dir, agent: 'local' }).sync()).state).toBe('synced');
+    expect(existsSync(join(dir, '.git', 'fte', 'lock'))).toBe(false);
+  });
+
+  it('a rebase stopped half-way (conflict) is aborted and done again properly, keeping both versions', async () => {
+    const { remote, local } = await conflicting();
+    await git(local.dir, 'rebase', 'origin/main').catch(() => undefined);
+    expect(existsSync(join(local.dir, '.git', 'rebase-merge'))).toBe(true);
+    const report = await new VaultRepo({ root: local.dir, agent: 'local' }).sync();
+    expect(report.state).toBe('synced');
+    expect(report.conflicts).toHaveLength(1);
+    await expectClean(local.dir);
+    expect(await readFile(join(local.dir, report.conflicts[0]!), 'utf8')).toBe('local version\n');
+    expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).toContain(report.conflicts[0]!);
+  });
+
+  it('a merge stopped half-way (MERGE_HEAD) is aborted; commits and syncs work', async () => {
+    const { local } = await conflicting();
+    await git(local.dir, 'merge', 'origin/main').catch(() => undefined);
+    expect(existsSync(join(local.dir, '.git', 'MERGE_HEAD'))).toBe(true);
+    const repo = new VaultRepo({ root: local.dir, agent: 'local' });
+    await note(local.dir, 'during-merge');
+    expect((await repo.commit('local: note during-merge')).committed).toBe(true);
+    expect((await repo.sync()).state).toBe('synced');
+    await expectClean(local.dir);
+  });
+
+  it('a cherry-pick stopped half-way is aborted; a claim works', async () => {
+    const { remote, cloud, local } = await conflicting();
+    await writeFile(join(cloud.dir, 'Needs_Action/email/E1.md'), '---\ntype: email\n---\n');
+    await cloud.repo.commit('cloud: add E1');
+    await cloud.repo.sync();
+    await git(local.dir, 'fetch', '-q', 'origin');
+    await git(local.dir, 'reset', '-q', '--hard', 'origin/main');
+    await git(local.dir, 'cherry-pick', 'HEAD@{1}').catch(() => undefined);
+    expect(existsSync(join(local.dir, '.git', 'CHERRY_PICK_HEAD'))).toBe(true);
+    const outcome = await new VaultRepo({ root: local.dir, agent: 'local' }).claim('E1');
+    expect(outcome).toEqual({ result: 'won', path: 'In_Progress/local/E1.md' });
+    expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).toContain('In_Progress/local/E1.md');
+    await expectClean(local.dir);
+  });
+
+  it('killed between git add and git commit of a claim: the claim is committed as a claim and pushed', async () => {
+    const { remote, clones } = await remoteWithClones(['local']);
+    const { dir, repo } = clones.local!;
+    await writeFile(join(dir, 'Needs_Action/email/E2.md'), '---\ntype: email\n---\n');
+    await repo.commit('cloud: add E2');
+    await repo.sync();
+    await mkdir(join(dir, 'In_Progress/local'), { recursive: true });
+    await rename(join(dir, 'Needs_Action/email/E2.md'), join(dir, 'In_Progress/local/E2.md'));
+    await git(dir, 'add', '--all', '--', 'Needs_Action/email/E2.md', 'In_Progress/local/E2.md');
+    const report = await new VaultRepo({ root: dir, agent: 'local' }).sync();
+    expect(report).toMatchObject({ state: 'synced', pushed: 1 });
+    expect(await git(remote, 'log', '-1', '--format=%s', 'main')).toBe('local: claim E2\n');
+    const tree = await git(remote, 'ls-tree', '-r', '--name-only', 'main');
+    expect(tree).toContain('In_Progress/local/E2.md');
+    expect(tree).not.toContain('Needs_Action/email/E2.md');
+    await expectClean(dir);
+  });
+
+  it('a staged deletion (gone from index and tree) no longer fails the commit with "pathspec did not match"', async () => {
+    const { remote, clones } = await remoteWithClones(['local']);
+    const { dir, repo } = clones.local!;
+    const path = await note(dir, 'doomed');
+    await repo.commit('local: note doomed', [path]);
+    // Same process, recovery already done: `git rm` leaves the deletion staged and the file gone.
+    await git(dir, 'rm', '-q', path);
+    const fresh = await note(dir, 'fresh');
+    expect(await repo.commit('local: tidy', [path, fresh])).toMatchObject({ committed: true });
+    expect(await git(dir, 'show', '--name-status', '--format=', 'HEAD')).toBe(`D\t${path}\nA\t${fresh}\n`);
+    expect((await repo.sync()).state).toBe('synced');
+    expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).not.toContain(path);
+  });
+
+  it('SIGKILLed at random points (fte sync and fte claim with their git children): the next pass repairs and loses nothing', async () => {
+    const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+    const cloud = clones.cloud!;
+    const local = clones.local!;
+    const ids = Array.from({ length: 40 }, (_, i) => ID(i));
+    for (const id of ids)
+      await writeFile(join(cloud.dir, `Needs_Action/email/${id}.md`), `---\ntype: email\n---\n${id}\n`);
+    await cloud.repo.commit('cloud: add items');
+    await cloud.repo.sync();
+    await local.repo.sync();
+
+    const written: string[] = [];
+    let killed = 0;
+    for (let round = 0; round < 16; round++) {
+      // New work each round, and a remote that moves, so sync has add, commit, fetch, rebase and push to do.
+      for (let n = 0; n < 30; n++)
+        written.push(await note(local.dir, `r${round}-${n}`, `round ${round} ${n}\n`));
+      await note(cloud.dir, `cloud-${round}`);
+      await cloud.repo.sync();
+      const args =
+        round % 2 === 0
+          ? ['sync', '--once', '--vault', local.dir, '--agent', 'local']
+          : ['claim', ids[round] as string, '--vault', local.dir, '--agent', 'local'];
+      const child = spawn(process.execPath, [CLI, ...args], { detached: true, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 60 + ((round * 37) % 300)));
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+        killed++;
+      } catch {
+        // Already finished.
+      }
+      await exited;
+    }
+    expect(killed).toBeGreaterThan(0);
+
+    const repo = new VaultRepo({ root: local.dir, agent: 'local' });
+    const report = await repo.sync();
+    expect(report.state, report.error).toBe('synced');
+    await expectClean(local.dir);
+    expect(await git(local.dir, 'status', '--porcelain')).toBe('');
+    await git(local.dir, 'fsck', '--no-dangling');
+    const tree = (await git(remote, 'ls-tree', '-r', '--name-only', 'main')).split('\n');
+    for (const path of written) expect(tree).toContain(path);
+    // Every item is in exactly one place: still waiting, or claimed by local.
+    for (const id of ids) {
+      const places = tree.filter((p) => p.endsWith(`/${id}.md`));
+      expect(places, id).toHaveLength(1);
+      expect(places[0]).toMatch(/^(Needs_Action\/email|In_Progress\/local)\//);
+    }
+    await rm(join(local.dir, 'Plans/files'), { recursive: true, force: true });
+  }, 180_000);
+});
