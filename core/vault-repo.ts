@@ -90,7 +90,16 @@ export type VaultRepoOptions = {
 const YIELDING_COMMIT = /^(\S+): (claim|expire) (\S+)$/;
 
 /** What one sync attempt learnt about `origin/main` before integrating it. */
-type Gate = { tip?: string; state: RemoteState; refused: boolean };
+type Gate = {
+  tip?: string;
+  state: RemoteState;
+  refused: boolean;
+  /**
+   * Audit records still to write and commit. A claim first takes back its own claim commit (the newest
+   * commit) and only then settles these, so an audit commit never sits on top of a claim being undone.
+   */
+  pending: Array<() => Promise<void>>;
+};
 
 /**
  * The single git owner of one vault clone (DESIGN.md §4): small commits, fetch → check → rebase → push,
@@ -304,6 +313,7 @@ export class VaultRepo {
         return this.offline(report, error);
       }
       const gate = await this.gateRemote(report, state);
+      await this.settle(gate);
       if (gate.refused) return this.refusedReport(report);
       const before = await this.headCommit();
       let ahead: number;
@@ -311,9 +321,11 @@ export class VaultRepo {
         ahead = await this.integrate(report);
       } catch (error) {
         await this.refuseCheckout(report, gate, before, error);
+        await this.settle(gate);
         return this.refusedReport(report);
       }
       await this.afterIntegrate(report, gate);
+      await this.settle(gate);
       if (ahead === 0) return { ...report, state: 'synced' };
       try {
         await this.push();
@@ -420,13 +432,14 @@ export class VaultRepo {
    */
   private async gateRemote(report: SyncReport, state: RemoteState): Promise<Gate> {
     const tip = await this.readRef(`refs/remotes/${REMOTE_REF}`);
-    if (!tip) return { state, refused: false };
+    const pending: Gate['pending'] = [];
+    if (!tip) return { state, refused: false, pending };
     if (tip === state.lastSeen) {
       if (state.refused?.commit === tip && state.refused.kind === 'content') {
         report.remoteRefused = { reason: state.refused.reason, commit: tip };
-        return { tip, state, refused: true };
+        return { tip, state, refused: true, pending };
       }
-      return { tip, state, refused: false };
+      return { tip, state, refused: false, pending };
     }
     if (state.lastSeen && !(await this.isAncestor(state.lastSeen, tip))) {
       const at = this.clock().toISOString();
@@ -436,22 +449,28 @@ export class VaultRepo {
         kind: 'history_rewritten',
         message: `remote history rewritten: ${state.lastSeen.slice(0, 12)} is no longer in ${tip.slice(0, 12)}; local commits are kept and replayed on top`,
       });
-      await this.audit({
-        action_type: 'remote_history_rewritten',
-        target: tip,
-        parameters: { previous: state.lastSeen, current: tip },
-        result: 'local_commits_kept',
-      });
+      const previous = state.lastSeen;
+      pending.push(() =>
+        this.audit({
+          action_type: 'remote_history_rewritten',
+          target: tip,
+          parameters: { previous, current: tip },
+          result: 'local_commits_kept',
+        }),
+      );
     }
     const head = await this.headCommit();
     const verdict = await checkRemoteTip(this.git, tip, head, this.limits, () => this.ignoredFiles());
     state.lastSeen = tip;
-    if (verdict.ok) {
-      await saveRemoteState(this.root, state);
-      return { tip, state, refused: false };
-    }
-    await this.recordRefusal(report, state, tip, verdict.reason, 'content');
-    return { tip, state, refused: true };
+    const gate: Gate = { tip, state, refused: !verdict.ok, pending };
+    if (verdict.ok) await saveRemoteState(this.root, state);
+    else await this.recordRefusal(report, gate, verdict.reason, 'content');
+    return gate;
+  }
+
+  /** Writes and commits the audit records the gate left pending. */
+  private async settle(gate: Gate): Promise<void> {
+    for (const write of gate.pending.splice(0)) await write();
   }
 
   /** Untracked files git would silently overwrite on checkout because they are ignored. */
@@ -460,14 +479,16 @@ export class VaultRepo {
     return new Set(out.split('\0').filter(Boolean));
   }
 
-  /** Records a refusal: state file always, event and audit record once per refused commit. */
+  /** Records a refusal: state file always, event and (pending) audit record once per refused commit. */
   private async recordRefusal(
     report: SyncReport,
-    state: RemoteState,
-    tip: string,
+    gate: Gate,
     reason: string,
     kind: 'content' | 'checkout',
   ): Promise<void> {
+    const { state } = gate;
+    const tip = gate.tip as string;
+    gate.refused = true;
     report.remoteRefused = { reason, commit: tip };
     const fresh = state.refused?.commit !== tip || state.refused.kind !== kind;
     if (fresh) state.refused = { commit: tip, reason, since: this.clock().toISOString(), kind };
@@ -477,12 +498,14 @@ export class VaultRepo {
       kind: 'remote_refused',
       message: `remote refused: ${reason} (commit ${tip.slice(0, 12)}); staying on the last good commit, working locally`,
     });
-    await this.audit({
-      action_type: 'remote_refused',
-      target: tip,
-      parameters: { reason, kind },
-      result: 'refused',
-    });
+    gate.pending.push(() =>
+      this.audit({
+        action_type: 'remote_refused',
+        target: tip,
+        parameters: { reason, kind },
+        result: 'refused',
+      }),
+    );
   }
 
   /** Appends an audit record and commits it (locally; it is pushed with the rest once the remote is good). */
@@ -535,8 +558,7 @@ export class VaultRepo {
         : String(error);
     await this.recordRefusal(
       report,
-      gate.state,
-      gate.tip,
+      gate,
       `git could not check it out here: ${words.slice(0, 500)}`,
       'checkout',
     );
@@ -774,6 +796,7 @@ export class VaultRepo {
       if (gate.refused) {
         // The remote cannot be integrated: nothing is claimed until it is fixed.
         await this.undoClaim(source, target);
+        await this.settle(gate);
         return { result: 'offline', error: `remote refused: ${replay.remoteRefused?.reason}` };
       }
       const before = await this.headCommit();
@@ -786,18 +809,26 @@ export class VaultRepo {
         } catch (error) {
           await this.refuseCheckout(replay, gate, after, error);
         }
+        await this.settle(gate);
         return { result: 'lost', owner: await this.findOwner(id) };
       }
       // The item is still free on the remote: put our claim commit on top of the remote's and push again.
       try {
         await this.rebase(replay);
-        await this.afterIntegrate(replay, gate);
       } catch (error) {
         await this.refuseCheckout(replay, gate, before, error);
         await this.undoClaim(source, target);
+        await this.settle(gate);
         return { result: 'offline', error: `remote refused: ${replay.remoteRefused?.reason}` };
       }
-      if (replay.lostClaims.includes(id)) return { result: 'lost', owner: await this.findOwner(id) };
+      if (replay.lostClaims.includes(id)) {
+        await this.afterIntegrate(replay, gate);
+        await this.settle(gate);
+        return { result: 'lost', owner: await this.findOwner(id) };
+      }
+      // Quarantine commits and audit records go on top of the claim commit and are pushed with it.
+      await this.afterIntegrate(replay, gate);
+      await this.settle(gate);
     }
     await this.undoClaim(source, target);
     return {
@@ -808,6 +839,16 @@ export class VaultRepo {
 
   /** Takes back our claim commit (the newest commit, under the lock) and restores the item where it was. */
   private async undoClaim(source: string, target: string): Promise<void> {
+    const subject = (await this.git.run(['log', '-1', '--format=%s'])).trim();
+    if (!YIELDING_COMMIT.test(subject) || !subject.startsWith(`${this.agent}: claim `)) {
+      // Something was committed on top of the claim meanwhile (never expected): keep it all; the claim
+      // stays a yielding commit that the next sync pushes or drops.
+      this.onEvent({
+        kind: 'claim_kept',
+        message: `claim of ${target} left to the next sync: "${subject}" is on top`,
+      });
+      return;
+    }
     await this.git.run(['reset', '--quiet', '--soft', 'HEAD~1']);
     await this.git.run(['reset', '--quiet', '--', `:(literal)${source}`, `:(literal)${target}`]);
     await this.git.run(['checkout', '--', `:(literal)${source}`]);

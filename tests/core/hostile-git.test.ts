@@ -255,6 +255,35 @@ describe('a hostile remote cannot stop the laptop', () => {
     expect(await git(ctx.victimDir, 'config', '--get', 'core.fsmonitor').catch(() => '')).toBe('');
   }, 60_000);
 
+  it('a claim while the remote is refused claims nothing and says why', async () => {
+    const ctx = await setup();
+    await writeFile(join(ctx.attacker, 'Needs_Action/email/E5.md'), '---\ntype: email\n---\n');
+    await git(ctx.attacker, 'add', '-A');
+    await git(ctx.attacker, '-c', 'user.name=c', '-c', 'user.email=c@x', 'commit', '-qm', 'cloud: add E5');
+    await git(ctx.attacker, 'push', '-q', 'origin', 'HEAD:main');
+    expect((await ctx.victim.sync()).state).toBe('synced');
+    const evil = await blob(ctx.attacker, 'x');
+    await attackerPush(
+      ctx.attacker,
+      [{ path: '.git/hooks/pre-commit', mode: '100755', oid: evil }],
+      'cloud: evil',
+    );
+    const outcome = await ctx.victim.claim('E5');
+    expect(outcome).toMatchObject({
+      result: 'offline',
+      error: expect.stringMatching(/^remote refused: .*\.git component/),
+    });
+    expect(existsSync(join(ctx.victimDir, 'Needs_Action/email/E5.md'))).toBe(true);
+    expect(existsSync(join(ctx.victimDir, 'In_Progress/local/E5.md'))).toBe(false);
+    expect(await git(ctx.victimDir, 'status', '--porcelain')).toBe('');
+    const subjects = await git(ctx.victimDir, 'log', '--format=%s');
+    expect(subjects).not.toContain('local: claim E5');
+    expect(subjects).toMatch(/^local: remote_refused /m);
+    const cli = await runFte(['claim', 'E5', '--vault', ctx.victimDir, '--agent', 'local']);
+    expect(cli.code).toBe(75);
+    expect(cli.stderr).toMatch(/nothing claimed: remote refused: /);
+  }, 60_000);
+
   it('refuses .GIT/hooks/x and the NTFS short name git~1', async () => {
     const ctx = await setup();
     const hook = await blob(ctx.attacker, '#!/bin/sh\ntouch /tmp/pwned\n');
