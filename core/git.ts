@@ -45,6 +45,8 @@ type RunOptions = {
   input?: string | Buffer;
   /** Transfer mode: stall timeout instead of a fixed deadline. */
   stallMs?: number;
+  /** Resolve with stdout followed by stderr (a fetch reports ref updates such as "forced update" there). */
+  withStderr?: boolean;
 };
 
 export class Git {
@@ -92,11 +94,12 @@ export class Git {
 
   /**
    * A fetch or push: `--progress` is added, and the process is killed only after `stallMs` without any
-   * progress (see GitOptions.stallTimeoutMs), so a big pack takes as long as it needs.
+   * progress (see GitOptions.stallTimeoutMs), so a big pack takes as long as it needs. Resolves with
+   * git's stdout and stderr (ref updates).
    */
   transfer(args: string[], stallMs = this.stallTimeoutMs): Promise<string> {
     const [verb, ...rest] = args;
-    return this.run([verb as string, '--progress', ...rest], { stallMs });
+    return this.run([verb as string, '--progress', ...rest], { stallMs, withStderr: true });
   }
 
   private async runRetrying(args: string[], options: RunOptions): Promise<Buffer> {
@@ -172,7 +175,9 @@ export class Git {
         if (TRACE)
           process.stderr.write(`git ${args.join(' ')}: ${(performance.now() - started).toFixed(1)} ms\n`);
         const stdout = Buffer.concat(out);
-        if (code === 0 && !killedFor) return resolve(stdout);
+        if (code === 0 && !killedFor) {
+          return resolve(options.withStderr ? Buffer.concat([stdout, Buffer.from(`\n${err}`)]) : stdout);
+        }
         const detail = killedFor
           ? `${killedFor}\n${err}`
           : err || stdout.toString('utf8') || `exit ${code ?? signal}`; // some answers (`nothing to commit`) come on stdout

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnsafePathError } from './errors.js';
 import { OwnerLock } from './git/owner-lock.js';
@@ -90,10 +90,17 @@ export type VaultRepoOptions = {
 const YIELDING_COMMIT = /^(\S+): (claim|expire) (\S+)$/;
 
 /** What one sync attempt learnt about `origin/main` before integrating it. */
+/** What a fetch changed: origin/main before it, and whether git called the update forced. */
+type Fetched = { previous?: string; forced: boolean };
+
 type Gate = {
   tip?: string;
   state: RemoteState;
   refused: boolean;
+  /** Symbolic links in the checked tip; undefined when it was not checked in this pass. */
+  symlinks?: number;
+  /** `rev-list --left-right --count HEAD...origin/main`, when the gate already asked. */
+  split?: { ahead: number; behind: number };
   /**
    * Audit records still to write and commit. A claim first takes back its own claim commit (the newest
    * commit) and only then settles these, so an audit commit never sits on top of a claim being undone.
@@ -307,18 +314,19 @@ export class VaultRepo {
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (attempt > 0) await jitteredBackoff(attempt);
       const state = await loadRemoteState(this.root);
+      let fetched: Fetched;
       try {
-        await this.fetch(state);
+        fetched = await this.fetch(state);
       } catch (error) {
         return this.offline(report, error);
       }
-      const gate = await this.gateRemote(report, state);
+      const gate = await this.gateRemote(report, state, fetched);
       await this.settle(gate);
       if (gate.refused) return this.refusedReport(report);
       const before = await this.headCommit();
       let ahead: number;
       try {
-        ahead = await this.integrate(report);
+        ahead = await this.integrate(report, gate.split);
       } catch (error) {
         await this.refuseCheckout(report, gate, before, error);
         await this.settle(gate);
@@ -363,12 +371,14 @@ export class VaultRepo {
    * killed for lack of progress doubles the window for the next pass (kept in the remote state), so a
    * remote that is slow to start sending never makes every pass time out forever.
    */
-  private async fetch(state: RemoteState): Promise<void> {
+  private async fetch(state: RemoteState): Promise<Fetched> {
     const stall = state.stallMs ?? this.git.stallTimeoutMs;
     const started = Date.now();
+    const previous = await this.readRef(`refs/remotes/${REMOTE_REF}`);
+    let output: string;
     try {
       // The remote's default refspec: an empty remote (no branch yet) fetches fine and leaves origin/main absent.
-      await this.git.transfer(['fetch', '--no-tags', '--prune', REMOTE], stall);
+      output = await this.git.transfer(['fetch', '--no-tags', '--prune', REMOTE], stall);
     } catch (error) {
       if (error instanceof GitCommandError && error.timedOut) {
         state.stallMs = Math.min(stall * 2, this.git.maxTransferMs);
@@ -381,6 +391,7 @@ export class VaultRepo {
       delete state.stallMs;
       await saveRemoteState(this.root, state);
     }
+    return { previous, forced: / \(forced update\)$/m.test(output) };
   }
 
   /** A killed fetch leaves its half-received pack behind (`objects/pack/tmp_pack_*`); it is garbage. */
@@ -430,7 +441,7 @@ export class VaultRepo {
    * Decides whether the fetched `origin/main` may be integrated. When it did not move since the last
    * check, nothing is checked again (the idle cycle costs no git call here). A new tip is checked once.
    */
-  private async gateRemote(report: SyncReport, state: RemoteState): Promise<Gate> {
+  private async gateRemote(report: SyncReport, state: RemoteState, fetched: Fetched): Promise<Gate> {
     const tip = await this.readRef(`refs/remotes/${REMOTE_REF}`);
     const pending: Gate['pending'] = [];
     if (!tip) return { state, refused: false, pending };
@@ -441,7 +452,12 @@ export class VaultRepo {
       }
       return { tip, state, refused: false, pending };
     }
-    if (state.lastSeen && !(await this.isAncestor(state.lastSeen, tip))) {
+    // Rewritten: git said "forced update", or (when our ref was moved by something else) lastSeen is gone.
+    const rewritten =
+      state.lastSeen !== undefined &&
+      (fetched.forced ||
+        (fetched.previous !== state.lastSeen && !(await this.isAncestor(state.lastSeen, tip))));
+    if (rewritten && state.lastSeen) {
       const at = this.clock().toISOString();
       report.historyRewritten = { from: state.lastSeen, to: tip, replayed: 0 };
       state.rewritten = { from: state.lastSeen, to: tip, at, replayed: 0 };
@@ -460,23 +476,57 @@ export class VaultRepo {
       );
     }
     const head = await this.headCommit();
-    const verdict = await checkRemoteTip(this.git, tip, head, this.limits, () => this.ignoredFiles());
+    const split = head ? await this.divergence() : undefined;
+    const verdict = await checkRemoteTip(this.git, tip, head, this.limits, {
+      newCommits: split?.behind,
+      ignoredAmong: (added) => this.ignoredAmong(added),
+    });
     state.lastSeen = tip;
-    const gate: Gate = { tip, state, refused: !verdict.ok, pending };
-    if (verdict.ok) await saveRemoteState(this.root, state);
+    const gate: Gate = { tip, state, refused: !verdict.ok, pending, split };
+    // Saved after the integration (one write per pass), or with the refusal.
+    if (verdict.ok) gate.symlinks = verdict.symlinks;
     else await this.recordRefusal(report, gate, verdict.reason, 'content');
     return gate;
   }
 
   /** Writes and commits the audit records the gate left pending. */
   private async settle(gate: Gate): Promise<void> {
+    if (gate.pending.length === 0) return;
+    // These commit: the divergence the gate counted is out of date.
+    gate.split = undefined;
     for (const write of gate.pending.splice(0)) await write();
   }
 
-  /** Untracked files git would silently overwrite on checkout because they are ignored. */
-  private async ignoredFiles(): Promise<Set<string>> {
-    const out = await this.git.run(['ls-files', '-z', '--others', '--ignored', '--exclude-standard']);
-    return new Set(out.split('\0').filter(Boolean));
+  /**
+   * Of the paths the remote adds, those where the working tree already holds an ignored local file (or
+   * an ignored file where the remote puts a folder): git would overwrite them silently on checkout.
+   * Untracked files that are not ignored need no check: git refuses to overwrite those itself.
+   */
+  private async ignoredAmong(added: string[]): Promise<string[]> {
+    const present = new Set<string>();
+    for (const path of added) {
+      const parts = path.split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const prefix = parts.slice(0, i).join('/');
+        const entry = await lstat(join(this.root, prefix)).catch(() => undefined);
+        if (!entry) break;
+        if (!entry.isDirectory()) {
+          present.add(prefix);
+          break;
+        }
+      }
+    }
+    if (present.size === 0) return [];
+    try {
+      const out = await this.git.run(['check-ignore', '-z', '--stdin'], {
+        input: `${[...present].join('\0')}\0`,
+      });
+      return out.split('\0').filter(Boolean);
+    } catch (error) {
+      // Exit 1: none of them is ignored.
+      if (error instanceof GitCommandError && error.exitCode === 1) return [];
+      throw error;
+    }
   }
 
   /** Records a refusal: state file always, event and (pending) audit record once per refused commit. */
@@ -580,7 +630,9 @@ export class VaultRepo {
         state.rewritten.replayed = report.historyRewritten.replayed;
       await saveRemoteState(this.root, state);
     }
-    if (report.pulled > 0 || report.historyRewritten || !this.linksChecked) {
+    // The tree was just checked: when it had no link, the index has none from the remote.
+    const linksPossible = (report.pulled > 0 || report.historyRewritten) && gate.symlinks !== 0;
+    if (linksPossible || !this.linksChecked) {
       this.linksChecked = true;
       const quarantined = await quarantineLinks(this.git, this.root, this.agent, async (link, commit) => {
         this.onEvent({
@@ -625,8 +677,8 @@ export class VaultRepo {
    * and returns how many of our commits are left to push. An empty remote gets everything. After a
    * rewritten history, every commit of ours the new remote lacks is replayed on top of it.
    */
-  private async integrate(report: SyncReport): Promise<number> {
-    const split = await this.divergence();
+  private async integrate(report: SyncReport, known?: { ahead: number; behind: number }): Promise<number> {
+    const split = known ?? (await this.divergence());
     if (!split) return 1;
     if (report.historyRewritten) report.historyRewritten.replayed = split.ahead;
     if (split.behind === 0) return split.ahead;
@@ -785,14 +837,15 @@ export class VaultRepo {
         }
       }
       const state = await loadRemoteState(this.root);
+      let fetched: Fetched;
       try {
-        await this.fetch(state);
+        fetched = await this.fetch(state);
       } catch (error) {
         await this.undoClaim(source, target);
         return { result: 'offline', error: error instanceof Error ? error.message : String(error) };
       }
       const replay = this.emptyReport('synced');
-      const gate = await this.gateRemote(replay, state);
+      const gate = await this.gateRemote(replay, state, fetched);
       if (gate.refused) {
         // The remote cannot be integrated: nothing is claimed until it is fixed.
         await this.undoClaim(source, target);

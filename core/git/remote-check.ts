@@ -86,21 +86,29 @@ function* treeEntries(out: Buffer): Generator<TreeEntry> {
 
 /**
  * Checks what `tip` would bring in over `base` (our HEAD; undefined before the first commit): the number
- * of new commits and the whole tree of `tip` (paths, file modes, sizes, file count, `.gitattributes` that would run a
- * program). `localIgnored` are untracked ignored files of the working tree that a checkout would silently
- * overwrite. Symbolic links are allowed here (they are quarantined after the merge) but never one git
- * itself refuses, nor a path under one.
+ * of new commits and the whole tree of `tip` (paths, file modes, sizes, file count), plus what changed
+ * since `base`: `.gitattributes` that would make git run a program, and added paths where the working tree
+ * holds a local file (`ignoredAmong` says which of those git would silently overwrite because they are
+ * ignored). Symbolic links are allowed here (they are quarantined after the merge) but never one git
+ * itself refuses, nor a path under one. Only the tip is ever checked out (a fast-forward or a rebase onto
+ * it), so only its tree counts: a bad commit fixed by a later one on top is accepted with the fix.
  */
 export async function checkRemoteTip(
   git: Git,
   tip: string,
   base: string | undefined,
   limits: RemoteLimits,
-  localIgnored: () => Promise<Set<string>>,
+  options: {
+    /** New commits, when the caller already counted them (`rev-list --left-right --count`). */
+    newCommits?: number;
+    /** Of these added paths that exist in the working tree, the ones git ignores. */
+    ignoredAmong: (added: string[]) => Promise<string[]>;
+  },
 ): Promise<RemoteVerdict> {
   const short = tip.slice(0, 12);
-  const range = base ? [tip, `^${base}`] : [tip];
-  const count = Number((await git.run(['rev-list', '--count', ...range])).trim());
+  const count =
+    options.newCommits ??
+    Number((await git.run(['rev-list', '--count', ...(base ? [tip, `^${base}`] : [tip])])).trim());
   if (count > limits.maxNewCommits) {
     return {
       ok: false,
@@ -108,12 +116,10 @@ export async function checkRemoteTip(
     };
   }
 
-  // Only the tip is ever checked out (a fast-forward or a rebase onto it), so only its tree is checked:
-  // a bad commit fixed by a later one on top is accepted with the fix.
   const out = await git.runBuffer(['ls-tree', '-r', '-z', '-l', '--full-tree', tip]);
   const seen = new Set<string>();
   const links = new Set<string>();
-  const attributes: Array<{ oid: string; path: string }> = [];
+  const attributes = new Map<string, string>();
   let files = 0;
   for (const entry of treeEntries(out)) {
     if (++files > limits.maxFiles) {
@@ -143,7 +149,7 @@ export async function checkRemoteTip(
       }
       links.add(path);
     }
-    if (name === '.gitattributes') attributes.push({ oid: entry.oid, path });
+    if (name === '.gitattributes') attributes.set(path, entry.oid);
   }
   // A file under a symbolic link (a broken tree git would write through the link) is refused outright.
   if (links.size > 0) {
@@ -158,16 +164,44 @@ export async function checkRemoteTip(
       }
     }
   }
-  for (const { oid, path } of attributes) {
+
+  // What changed since our HEAD (one diff-tree: identical subtrees are skipped, so this is cheap).
+  const added: string[] = [];
+  const changedAttributes: Array<[string, string]> = [];
+  if (base) {
+    const diff = await git.runBuffer(['diff-tree', '-r', '-z', '--no-renames', base, tip]);
+    let header: string | undefined;
+    let start = 0;
+    while (start < diff.length) {
+      let end = diff.indexOf(0, start);
+      if (end === -1) end = diff.length;
+      const token = diff.toString('utf8', start, end);
+      start = end + 1;
+      if (token.startsWith(':')) {
+        header = token;
+        continue;
+      }
+      if (header === undefined) continue;
+      const status = header.slice(header.lastIndexOf(' ') + 1);
+      header = undefined;
+      if (status === 'A') added.push(token);
+      const oid = attributes.get(token);
+      if (status !== 'D' && oid) changedAttributes.push([token, oid]);
+    }
+  } else {
+    added.push(...seen);
+    changedAttributes.push(...attributes);
+  }
+  for (const [path, oid] of changedAttributes) {
     const problem = attributesProblem(await git.run(['cat-file', 'blob', oid]));
     if (problem) return { ok: false, reason: `${JSON.stringify(path)} ${problem}` };
   }
-  const ignored = await localIgnored();
-  for (const path of ignored) {
-    if (seen.has(path)) {
+  if (added.length > 0) {
+    const [ignored] = await options.ignoredAmong(added);
+    if (ignored !== undefined) {
       return {
         ok: false,
-        reason: `checking it out would overwrite the local ignored file ${JSON.stringify(path)}`,
+        reason: `checking it out would overwrite the local ignored file ${JSON.stringify(ignored)}`,
       };
     }
   }
