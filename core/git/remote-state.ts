@@ -1,6 +1,6 @@
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno, writeFileAtomic } from '../fsutil.js';
+import { isErrno } from '../fsutil.js';
 
 /**
  * What this clone knows about its remote, kept in git's own directory (`.git/fte/remote-state.json`),
@@ -54,7 +54,11 @@ export async function saveRemoteState(root: string, state: RemoteState): Promise
   const dir = await gitDirOf(root);
   if (!dir) return;
   await mkdir(join(dir, 'fte'), { recursive: true });
-  await writeFileAtomic(join(dir, REMOTE_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  // Replaced whole (temp + rename), not fsynced: losing the newest state to a power cut only means the
+  // remote's tip is checked once more.
+  const temp = join(dir, 'fte', `.remote-state.${process.pid}.tmp`);
+  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(temp, join(dir, REMOTE_STATE_FILE));
 }
 
 /** One line per remote problem for `fte status`; empty when the remote is fine. */
