@@ -406,8 +406,18 @@ export class VaultRepo {
     }
   }
 
+  /**
+   * Pushes (never forced). What we pushed is the remote's tip now and needs no check when the next fetch
+   * sees it: it is remembered as seen and good.
+   */
   private async push(): Promise<void> {
     await this.git.transfer(['push', REMOTE, `HEAD:refs/heads/${BRANCH}`]);
+    const pushed = await this.headCommit();
+    if (!pushed) return;
+    const state = await loadRemoteState(this.root);
+    state.lastSeen = pushed;
+    state.lastGood = pushed;
+    await saveRemoteState(this.root, state);
   }
 
   private async headCommit(): Promise<string | undefined> {
