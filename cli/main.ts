@@ -12,7 +12,7 @@ Exit codes:
   65  bad data (a file or argument that cannot be what it claims to be)
   69  a service fte needs refused for good (model or Kubernetes API)
   70  internal error (a bug; FTE_DEBUG=1 prints the stack)
-  75  the remote was needed but could not be reached
+  75  the remote was needed but could not be reached, or was refused (fte status says why)
   78  refused by configuration (a missing or wrong setting, or the operator found send credentials)
 `;
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { FteError } from './errors.js';
 import { processTreeActivity } from './git/activity.js';
 
 /**
@@ -11,16 +12,18 @@ import { processTreeActivity } from './git/activity.js';
 const TRACE = process.env.FTE_TRACE_GIT === '1';
 
 /** A git command that failed; `stderr` carries git's own words. */
-export class GitCommandError extends Error {
+export class GitCommandError extends FteError {
   constructor(
     readonly args: string[],
     readonly stderr: string,
-    readonly exitCode: number | string | null,
+    /** git's own exit status (or the signal that ended it). */
+    readonly gitExit: number | string | null,
     /** Killed by us: it ran too long (local commands) or showed no progress for too long (transfers). */
     readonly timedOut = false,
   ) {
     super(
-      `git ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${exitCode}`}`,
+      `git ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || `exit ${gitExit}`}`,
+      { exitCode: 1, retryable: true },
     );
   }
 }

@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseMarkdown } from './frontmatter.js';
-import { listFolders, listMarkdown } from './fsutil.js';
 import { loadRemoteState, type RemoteState, remoteStatusLines } from './git/remote-state.js';
 import { FOLDERS, type Location, locate, type Phase } from './layout.js';
 import { canonicalize } from './schemas.js';
+import { type RefusalProblem, VaultFiles } from './vault/safe-fs.js';
 
 /** One markdown file of the protocol, with what its folder and frontmatter say about it. */
 export type VaultEntry = Location & {
@@ -43,34 +41,52 @@ const DOMAIN_OF_ACTION: Record<string, string> = {
   send_whatsapp: 'whatsapp',
 };
 
-/** The task folders, relative to the vault root: two levels deep where the folder holds per-domain/agent subfolders. */
-async function protocolFiles(root: string): Promise<string[]> {
+export type ScanOptions = {
+  /** Read each file's frontmatter (default true). */
+  readFrontmatter?: boolean;
+  /** Told of every link or special file met among task files: never read, never followed. */
+  onUnsafe?: (unsafe: { path: string; problem: RefusalProblem; reason: string }) => void;
+};
+
+/**
+ * Every protocol file of the vault, read only through VaultFiles: a link, symlinked folder, FIFO or
+ * oversized file is reported and shown with the reason, never read. The one listing behind `fte status`
+ * and Dashboard.md.
+ */
+export async function scanVault(root: string, options: ScanOptions = {}): Promise<VaultEntry[]> {
+  const files = new VaultFiles(root);
+  const report = options.onUnsafe ?? (() => undefined);
   const paths: string[] = [];
+  const list = async (dir: string) => {
+    const listing = await files.list(dir);
+    for (const unsafe of listing.unsafe) report(unsafe);
+    return listing;
+  };
   for (const top of [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval]) {
-    for (const sub of await listFolders(join(root, top))) {
-      for (const file of await listMarkdown(join(root, top, sub))) paths.push(`${top}/${sub}/${file}`);
+    for (const sub of (await list(top)).folders) {
+      for (const file of (await list(`${top}/${sub}`)).files) paths.push(`${top}/${sub}/${file}`);
     }
   }
   for (const top of [FOLDERS.approved, FOLDERS.rejected, FOLDERS.done]) {
-    for (const file of await listMarkdown(join(root, top))) paths.push(`${top}/${file}`);
+    for (const file of (await list(top)).files) paths.push(`${top}/${file}`);
   }
-  return paths;
-}
-
-export async function scanVault(
-  root: string,
-  options: { readFrontmatter?: boolean } = {},
-): Promise<VaultEntry[]> {
   const entries: VaultEntry[] = [];
-  for (const path of await protocolFiles(root)) {
+  for (const path of paths) {
     const location = locate(path);
     if (!location) continue;
     const entry: VaultEntry = { ...location, path };
     if (options.readFrontmatter !== false) {
-      try {
-        entry.data = canonicalize(parseMarkdown(await readFile(join(root, path), 'utf8')).data);
-      } catch (error) {
-        entry.error = error instanceof Error ? error.message : String(error);
+      const read = await files.readText(path);
+      if (read.kind === 'missing') continue;
+      if (read.kind === 'refused') {
+        report({ path: read.at, problem: read.problem, reason: read.reason });
+        entry.error = `not read: ${read.reason}`;
+      } else {
+        try {
+          entry.data = canonicalize(parseMarkdown(read.text).data);
+        } catch (error) {
+          entry.error = error instanceof Error ? error.message : String(error);
+        }
       }
     }
     entries.push(entry);

@@ -80,6 +80,8 @@ export type VaultRepoOptions = {
    * owner's decisions and signs them, instead of finding them already committed like a pull.
    */
   sweepExclude?: string[];
+  /** Secrets this machine holds (the laptop's approval key): a file containing one is never committed. */
+  knownSecrets?: Buffer[];
 };
 
 /**
@@ -137,7 +139,10 @@ export class VaultRepo {
   private gitDir: string | undefined | null = null;
   private ownerLock: OwnerLock | undefined;
 
+  private readonly knownSecrets: Buffer[] | undefined;
+
   constructor(options: VaultRepoOptions) {
+    this.knownSecrets = options.knownSecrets;
     this.root = options.root;
     this.agent = assertFolderName('agent', options.agent);
     this.clock = options.clock ?? (() => new Date());
@@ -243,7 +248,9 @@ export class VaultRepo {
     const refused: SecretFinding[] = [];
     const allowed: Array<{ code: string; path: string }> = [];
     for (const entry of changed) {
-      const finding = await inspectFile(join(this.root, entry.path), entry.path);
+      const finding = await inspectFile(join(this.root, entry.path), entry.path, {
+        knownSecrets: this.knownSecrets,
+      });
       if (finding) refused.push(finding);
       else allowed.push(entry);
     }
@@ -534,7 +541,7 @@ export class VaultRepo {
       return out.split('\0').filter(Boolean);
     } catch (error) {
       // Exit 1: none of them is ignored.
-      if (error instanceof GitCommandError && error.exitCode === 1) return [];
+      if (error instanceof GitCommandError && error.gitExit === 1) return [];
       throw error;
     }
   }

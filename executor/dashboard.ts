@@ -3,11 +3,10 @@ import { z } from 'zod';
 import type { AuditLog } from '../core/audit.js';
 import { CodecError, decodeUpdate } from '../core/codec.js';
 import { UnsafePathError } from '../core/errors.js';
-import { parseMarkdown } from '../core/frontmatter.js';
 import { isErrno, writeFileAtomic } from '../core/fsutil.js';
-import { DASHBOARD_FILE, FOLDERS, locate } from '../core/layout.js';
-import { type AuditRecord, canonicalize } from '../core/schemas.js';
-import { summarizeTasks, type VaultEntry } from '../core/status.js';
+import { DASHBOARD_FILE, FOLDERS } from '../core/layout.js';
+import type { AuditRecord } from '../core/schemas.js';
+import { scanVault, summarizeTasks, type VaultEntry } from '../core/status.js';
 import type { SyncReport } from '../core/vault-repo.js';
 import type { TaskFiles } from './vault-files.js';
 
@@ -86,6 +85,13 @@ export function renderDashboard(view: DashboardView): string {
     '_Written by the local executive only (it is rewritten on every change); do not edit._',
     '',
   ];
+
+  if (state.sync?.state === 'refused') {
+    out.push(
+      `**Remote refused**: ${cell(state.sync.error)}. This laptop stays on its last good commit and keeps executing what you approve; it syncs again once the remote is fixed.`,
+      '',
+    );
+  }
 
   const pending = entries.filter((e) => e.phase === 'PendingApproval' && e.role === 'approval');
   out.push(`## Pending approvals (${pending.length})`, '');
@@ -209,42 +215,6 @@ export function renderDashboard(view: DashboardView): string {
   return out.join('\n');
 }
 
-/**
- * The protocol's task files, read only through VaultFiles: a link or special file is reported (by the
- * TaskFiles' unsafe hook) and left out, never read, so nothing outside the vault reaches the dashboard.
- */
-export async function scanTasks(files: TaskFiles): Promise<VaultEntry[]> {
-  const paths: string[] = [];
-  for (const top of [FOLDERS.needsAction, FOLDERS.inProgress, FOLDERS.pendingApproval]) {
-    for (const sub of await files.listFolders(top)) {
-      for (const file of await files.listMarkdown(`${top}/${sub}`)) paths.push(`${top}/${sub}/${file}`);
-    }
-  }
-  for (const top of [FOLDERS.approved, FOLDERS.rejected, FOLDERS.done]) {
-    for (const file of await files.listMarkdown(top)) paths.push(`${top}/${file}`);
-  }
-  const entries: VaultEntry[] = [];
-  for (const path of paths) {
-    const location = locate(path);
-    if (!location) continue;
-    const entry: VaultEntry = { ...location, path };
-    const read = await files.files.readText(path);
-    if (read.kind === 'missing') continue;
-    if (read.kind === 'refused') {
-      files.reportUnsafe({ path: read.at, problem: read.problem, reason: read.reason });
-      entry.error = `not read: ${read.reason}`;
-    } else {
-      try {
-        entry.data = canonicalize(parseMarkdown(read.text).data);
-      } catch (error) {
-        entry.error = error instanceof Error ? error.message : String(error);
-      }
-    }
-    entries.push(entry);
-  }
-  return entries;
-}
-
 export class DashboardWriter {
   private rendered = false;
 
@@ -344,7 +314,7 @@ export class DashboardWriter {
       state.sync = {
         state: sync.state,
         lastReceived: sync.pulled > 0 ? now.toISOString() : state.sync?.lastReceived,
-        error: sync.state === 'offline' ? sync.error?.split('\n')[0] : undefined,
+        error: sync.state === 'offline' || sync.state === 'refused' ? sync.error?.split('\n')[0] : undefined,
       };
     }
     const syncChanged = JSON.stringify(state.sync ?? null) !== before;
@@ -357,7 +327,7 @@ export class DashboardWriter {
       now,
       agent: this.agent,
       state,
-      entries: await scanTasks(this.files),
+      entries: await scanVault(this.files.root, { onUnsafe: (u) => this.files.reportUnsafe(u) }),
       activity: await this.recentActivity(now),
     });
     const current = await this.files.files.readText(DASHBOARD_FILE);

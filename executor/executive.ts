@@ -105,6 +105,7 @@ export class Executive {
       agent: this.agent,
       clock: this.clock,
       sweepExclude: [FOLDERS.approved, FOLDERS.rejected],
+      knownSecrets: [o.key],
       onEvent: (event) => this.log.warn({ path: event.path, kind: event.kind }, event.message),
     });
     this.git = new Git(o.root);

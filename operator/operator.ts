@@ -278,7 +278,9 @@ export class Operator {
           this.syncAgain = false;
           if (!(await this.hasRemote())) return;
           const report = await this.sync();
-          if (report.pulled > 0 || report.lostClaims.length > 0) await this.mirror.resync();
+          const moved =
+            report.pulled > 0 || report.lostClaims.length > 0 || (report.quarantinedLinks?.length ?? 0) > 0;
+          if (moved) await this.mirror.resync();
         } while (this.syncAgain && !this.stopped);
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'sync cycle failed');
@@ -300,6 +302,8 @@ export class Operator {
     this.lastSync = { at: Date.now(), state: report.state };
     if (report.state === 'offline')
       this.logger.warn({ err: report.error }, 'remote unreachable; working locally');
+    if (report.state === 'refused')
+      this.logger.error({ err: report.error }, 'remote refused; staying on the last good commit');
     for (const id of report.lostClaims) this.logger.info({ task: id }, 'claim lost to another agent');
     for (const path of report.conflicts) this.logger.warn({ path }, 'sync conflict: both versions kept');
     if (report.pulled || report.pushed)

@@ -7,10 +7,10 @@ export async function run(opts: { vault: string; json?: boolean }): Promise<void
   const tasks = summarizeTasks(await scanVault(root));
   const remote = await remoteProblems(root);
   if (opts.json) {
-    // The list of tasks while the remote is fine; while it is refused or was rewritten, an object with
-    // both (`remote.lines` are the lines the table view prints), so the problem is never missed.
-    const out = remote.lines.length > 0 ? { remote, tasks } : tasks;
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    // Always the list of tasks, so scripts can rely on its shape; a refused or rewritten remote is said
+    // on stderr, where it is never missed.
+    for (const line of remote.lines) process.stderr.write(`fte status: ${line}\n`);
+    process.stdout.write(`${JSON.stringify(tasks, null, 2)}\n`);
     return;
   }
   for (const line of remote.lines) process.stdout.write(`${line}\n`);

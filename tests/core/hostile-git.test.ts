@@ -183,8 +183,10 @@ async function expectRefusedThenFixed(
   const status = await runFte(['status', '--vault', ctx.victimDir]);
   expect(status.stdout).toMatch(/^remote refused: /m);
   expect(status.stdout).toMatch(reason);
-  const json = JSON.parse((await runFte(['status', '--vault', ctx.victimDir, '--json'])).stdout);
-  expect(json.remote.refused.reason).toMatch(reason);
+  const asJson = await runFte(['status', '--vault', ctx.victimDir, '--json']);
+  expect(Array.isArray(JSON.parse(asJson.stdout))).toBe(true);
+  expect(asJson.stderr).toMatch(/^fte status: remote refused: /m);
+  expect(asJson.stderr).toMatch(reason);
   // Work goes on locally meanwhile.
   await writeFile(join(ctx.victimDir, 'Plans/files/meanwhile.md'), 'still working\n');
   expect((await ctx.victim.sync()).state).toBe('refused');
