@@ -10,6 +10,7 @@ import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { loadExecutorConfig } from '../../executor/config.js';
 import { approveTask } from '../../executor/decisions.js';
 import { stableMessageId } from '../../executor/email.js';
+import type { PassReport } from '../../executor/executive.js';
 import type { Ledger } from '../../executor/ledger.js';
 import { openLocal } from '../../executor/setup.js';
 import { signApproval } from '../../executor/signature.js';
@@ -116,14 +117,17 @@ describe('a compromised cloud against the local executive', () => {
     expect(replay.refused).toMatchObject([
       { id: 'EMAIL_R', reason: expect.stringMatching(/never executed again/) },
     ]);
-    expect(replay.unsafe.map((u) => u.path)).toContain('In_Progress/cloud/EMAIL_R.md');
+    expect(handledLinks(replay)).toContain('In_Progress/cloud/EMAIL_R.md');
     await executive(w, key, smtp.port).pass();
     expect(smtp.received).toHaveLength(1);
     expect(smtp.dataArrived()).toBe(1);
     expect(existsSync(join(w.local.dir, 'Done/EMAIL_R.item.md'))).toBe(false);
-    expect((await lstat(join(w.local.dir, 'In_Progress/cloud/EMAIL_R.md'))).isSymbolicLink()).toBe(true);
-    const unsafe = (await auditRecords(w.local.dir)).filter((r) => r.action_type === 'unsafe_path');
-    expect(unsafe.map((r) => r.target)).toContain('In_Progress/cloud/EMAIL_R.md');
+    // The link is gone from the clone (quarantined by git rm, never read), and the audit log names it.
+    expect(existsSync(join(w.local.dir, 'In_Progress/cloud/EMAIL_R.md'))).toBe(false);
+    const named = (await auditRecords(w.local.dir)).filter((r) =>
+      ['unsafe_path', 'link_quarantined'].includes(r.action_type),
+    );
+    expect(named.map((r) => r.target)).toContain('In_Progress/cloud/EMAIL_R.md');
 
     expect(await readFile(w.keyFile, 'utf8')).toBe(`${KEY_HEX}\n`);
     expect(await remoteBlobs(w)).not.toContain(KEY_HEX);
@@ -158,7 +162,7 @@ describe('a compromised cloud against the local executive', () => {
     expect(smtp.connections()).toBe(0);
     expect(existsSync(join(w.local.dir, 'Done/EMAIL_F.md'))).toBe(true);
     expect(existsSync(join(w.local.dir, 'Done/EMAIL_F.item.md'))).toBe(false);
-    expect(report.unsafe.map((u) => u.path)).toContain('In_Progress/cloud/EMAIL_F.md');
+    expect(handledLinks(report)).toContain('In_Progress/cloud/EMAIL_F.md');
     expect(await readFile(w.keyFile, 'utf8')).toBe(`${KEY_HEX}\n`);
     expect(await remoteBlobs(w)).not.toContain(KEY_HEX);
   });
@@ -183,13 +187,12 @@ describe('a compromised cloud against the local executive', () => {
 
     const ex = executive(w, key, smtp.port);
     const report = await ex.pass();
-    expect((await lstat(join(w.local.dir, 'Approved'))).isSymbolicLink()).toBe(true);
-    expect(report.unsafe.map((u) => u.path)).toContain('Approved');
+    // The git owner takes the link out of the index and the tree (never reading through it) right after
+    // the pull; the folder comes back as a real one and the owner's approval works as ever.
+    expect(handledLinks(report)).toContain('Approved');
     expect(report.quarantined).toEqual([]);
-    // The owner's approval cannot be written through the link either; the pass goes on regardless.
-    await expect(approveTask(ctxOf(w), key, 'EMAIL_P', 'cli')).rejects.toThrow(
-      /unsafe vault path "Approved"/,
-    );
+    await approveTask(ctxOf(w), key, 'EMAIL_P', 'cli');
+    expect((await lstat(join(w.local.dir, 'Approved'))).isDirectory()).toBe(true);
     await ex.pass();
 
     expect((await readdir(notes)).sort()).toEqual(['diary.md', 'plan.md']);
@@ -199,7 +202,7 @@ describe('a compromised cloud against the local executive', () => {
     expect(blobs).not.toContain('PRIVATE-DIARY-7f3a');
     expect(blobs).not.toContain('PRIVATE-PLAN-91c2');
     expect(existsSync(join(w.local.dir, 'Needs_Action/_errors/diary.orig'))).toBe(false);
-    expect(smtp.connections()).toBe(0);
+    expect(smtp.received.map((m) => m.parsed.subject)).toHaveLength(1);
   });
 
   it('a force-added .fte/ledger.jsonl that erases the sends has no effect: the replay is not sent again', async () => {
@@ -367,7 +370,7 @@ describe('a compromised cloud against the local executive', () => {
 
     const report = await executive(w, key, smtp.port).pass();
     expect(report.sent.map((s) => s.id).sort()).toEqual(['EMAIL_A1', 'EMAIL_A2']);
-    expect(report.unsafe.map((u) => u.path).sort()).toEqual(
+    expect(handledLinks(report).sort()).toEqual(
       expect.arrayContaining(['Approved/FIFO.md', 'Approved/HUGE.md', 'Approved/LINK.md']),
     );
     expect(smtp.received.map((m) => m.parsed.messageId).sort()).toEqual(
@@ -462,3 +465,8 @@ describe('a compromised cloud against the local executive', () => {
     expect(smtp.received.some((m) => m.raw.includes('18c2f3a9b1d2e4f'))).toBe(false);
   });
 });
+
+/** Links and special files the pass kept away from: reported by the executor, or quarantined by the git owner. */
+function handledLinks(report: PassReport): string[] {
+  return [...report.unsafe.map((u) => u.path), ...report.sync.flatMap((s) => s.quarantinedLinks ?? [])];
+}
