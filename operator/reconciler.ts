@@ -383,10 +383,14 @@ export class TaskReconciler implements Reconciler {
       summary: `${data.action} to ${data.to ?? '?'}: ${data.subject ?? ''}`.trim(),
       fields: { approval: approval.file.path, action: data.action },
     });
+    // The approval itself may be what the crash left uncommitted: written again as it is, it is committed too.
     await this.apply({
       message: `${this.agent}: draft ${id}`,
-      preconditions: [{ kind: 'present', path: approval.file.path }],
-      operations: [{ op: 'write', path: signal.path, content: signal.text, mode: 'ensure' }],
+      preconditions: approval.sha256 ? [{ kind: 'sha256', path: approval.file.path, sha256: approval.sha256 }] : [],
+      operations: [
+        { op: 'write', path: approval.file.path, content: approval.text, mode: 'replace' },
+        { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
+      ],
     });
     log.info({ signal: signal.path }, 'approval signal completed');
     return { changed: true };

@@ -1,6 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { reportFor } from '../../cli/errors.js';
+import { FteError } from '../../core/errors.js';
 import { runFte } from '../helpers/cli.js';
 import { itemText, remoteWithClones, tempDir } from '../helpers/vaults.js';
 
@@ -45,19 +47,21 @@ describe('fte CLI', () => {
     );
   });
 
-  it('an unexpected error is one line, "internal error", exit 70; FTE_DEBUG=1 adds the stack', async () => {
-    // A vault whose Needs_Action is a file: nothing fte expects, so no typed error covers it.
-    const vault = join(await tempDir(), 'v');
-    await mkdir(join(vault, '.git'), { recursive: true });
-    await writeFile(join(vault, 'Needs_Action'), 'not a folder\n');
-    const env = { ...process.env, FTE_DEBUG: '' };
-    const run = await runFte(['status', '--vault', vault], env);
-    expect(run.code).toBe(70);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/^fte: internal error: .*ENOTDIR.*, run with FTE_DEBUG=1 for the stack\n$/);
-    const debug = await runFte(['status', '--vault', vault], { ...env, FTE_DEBUG: '1' });
-    expect(debug.code).toBe(70);
-    expect(debug.stderr).toMatch(/\n\s+at /);
+  it('an unexpected error is one line, "internal error", exit 70; FTE_DEBUG=1 adds the stack', () => {
+    // Every error fte expects is an FteError; anything else (a bug) is reported the same way by every command.
+    const plain = reportFor(new TypeError("Cannot read properties of undefined (reading 'x')\n  more"), {});
+    expect(plain).toEqual({
+      line: "internal error: TypeError: Cannot read properties of undefined (reading 'x') more, run with FTE_DEBUG=1 for the stack",
+      exitCode: 70,
+      stack: undefined,
+    });
+    const debug = reportFor(new TypeError('boom'), { FTE_DEBUG: '1' });
+    expect(debug.exitCode).toBe(70);
+    expect(debug.stack).toMatch(/\n\s+at /);
+    expect(reportFor(new FteError('expected, and said so', { exitCode: 65 }), {})).toMatchObject({
+      line: 'expected, and said so',
+      exitCode: 65,
+    });
   });
 
   it('fte operator with a bad setting exits 78 with one line naming it', async () => {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -128,11 +128,14 @@ describe('hostile files beside a good item (the real `fte operator --once`)', ()
     // The FIFO and the links are never opened: reported with the reason, their tasks Failed, left in place
     // (nothing can move a FIFO into git; the git owner removes links the remote planted).
     expect(run.stderr).toMatch(/Needs_Action\/email\/FIFO\.md.*unsafe path: special file/);
-    expect(run.stdout).toMatch(/^operator: 10 tasks \(Failed 9, PendingApproval 1\)/);
-    expect(run.stderr).toMatch(/Needs_Action\/evil.*unsafe path: symbolic link/);
-    expect(run.stderr).toMatch(/LINK_OUT.*unsafe path: symbolic link|unsafe path: symbolic link.*LINK_OUT/);
-    const linkNow = [join(inbox, 'LINK_OUT.md'), join(errors, 'LINK_OUT.orig')].filter((p) => existsSync(p));
-    for (const path of linkNow) expect((await lstat(path)).isSymbolicLink()).toBe(true);
+    // The pulled links are taken out by the git owner right after the pull (git rm of the link itself,
+    // never followed), so they never become tasks.
+    expect(run.stdout).toMatch(/^operator: 9 tasks \(Failed 8, PendingApproval 1\)/);
+    expect(run.stderr).toMatch(/symbolic link Needs_Action\/evil .*taken out of the vault/);
+    expect(run.stderr).toMatch(/symbolic link Needs_Action\/email\/LINK_OUT\.md .*taken out of the vault/);
+    expect(existsSync(join(inbox, 'LINK_OUT.md'))).toBe(false);
+    expect(existsSync(join(cloud, 'Needs_Action/evil'))).toBe(false);
+    expect(await readFile(join(outside, 'secret.md'), 'utf8')).toContain(canary);
 
     // Nothing from outside the vault reached the vault, the remote or the output.
     expect(`${run.stdout}${run.stderr}`).not.toContain(canary);
