@@ -1,29 +1,33 @@
 import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { isErrno } from '../fsutil.js';
 
 /**
  * What this clone knows about its remote, kept in git's own directory (`.git/fte/remote-state.json`),
- * where no pull can reach it: never in the working tree.
+ * where no pull can reach it: never in the working tree. A file that does not fit is treated as empty.
  */
-export type RemoteState = {
+export const RemoteState = z.object({
   /** The last `origin/main` this clone checked (accepted or refused). */
-  lastSeen?: string;
+  lastSeen: z.string().optional(),
   /** The last `origin/main` that passed the checks and was merged. */
-  lastGood?: string;
+  lastGood: z.string().optional(),
   /** Set while the remote's newest commit is refused; cleared by the next good sync. */
-  refused?: {
-    commit: string;
-    reason: string;
-    since: string;
-    /** `content`: the commit itself is refused (checked once). `checkout`: git could not check it out here (retried every pass). */
-    kind: 'content' | 'checkout';
-  };
+  refused: z
+    .object({
+      commit: z.string(),
+      reason: z.string(),
+      since: z.string(),
+      /** `content`: the commit itself is refused (checked once). `checkout`: git could not check it out here (retried every pass). */
+      kind: z.enum(['content', 'checkout']),
+    })
+    .optional(),
   /** The last time `origin/main` stopped descending from what this clone had seen (a force push). */
-  rewritten?: { from: string; to: string; at: string; replayed: number };
+  rewritten: z.object({ from: z.string(), to: z.string(), at: z.string(), replayed: z.number() }).optional(),
   /** Transfer stall window grown after a fetch was killed for lack of progress; reset after a success. */
-  stallMs?: number;
-};
+  stallMs: z.number().optional(),
+});
+export type RemoteState = z.infer<typeof RemoteState>;
 
 export const REMOTE_STATE_FILE = join('fte', 'remote-state.json');
 
@@ -43,8 +47,8 @@ export async function loadRemoteState(root: string): Promise<RemoteState> {
   const dir = await gitDirOf(root);
   if (!dir) return {};
   try {
-    const parsed = JSON.parse(await readFile(join(dir, REMOTE_STATE_FILE), 'utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as RemoteState) : {};
+    const parsed = RemoteState.safeParse(JSON.parse(await readFile(join(dir, REMOTE_STATE_FILE), 'utf8')));
+    return parsed.success ? parsed.data : {};
   } catch {
     return {};
   }
