@@ -10,7 +10,7 @@ import { gitDirOf, loadRemoteState, type RemoteState, saveRemoteState } from './
 import { Git, GitCommandError, isPushRejected } from './git.js';
 import { assertSafeTaskId } from './ids.js';
 import { assertFolderName, FOLDERS, itemPaths } from './layout.js';
-import { inspectFile, type SecretFinding } from './secret-guard.js';
+import type { SecretFinding } from './secret-guard.js';
 import { VaultFiles } from './vault/safe-fs.js';
 
 export const BRANCH = 'main';
@@ -248,6 +248,8 @@ export class VaultRepo {
     const refused: SecretFinding[] = [];
     const allowed: Array<{ code: string; path: string }> = [];
     for (const entry of changed) {
+      // Loaded on first use: the rule set (secretlint) costs ~100 ms to import, an idle cycle needs none.
+      const { inspectFile } = await import('./secret-guard.js');
       const finding = await inspectFile(join(this.root, entry.path), entry.path, {
         knownSecrets: this.knownSecrets,
       });

@@ -3,7 +3,6 @@ import { watchVault } from '../../core/watch.js';
 import { EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
-import { serveSyncPort } from '../vault-port.js';
 
 function describe(report: SyncReport): string {
   const parts: string[] = [report.state];
@@ -48,7 +47,9 @@ export async function run(opts: {
     return;
   }
   // The git-sync sidecar: the operator in the same pod applies its changes through this port.
-  const server = opts.serve ? await serveSyncPort(repo, opts.serve, process.env) : undefined;
+  const server = opts.serve
+    ? await (await import('../vault-port.js')).serveSyncPort(repo, opts.serve, process.env)
+    : undefined;
   if (server) process.stderr.write(`fte sync: vault port listening on ${server.url}\n`);
   let last = '';
   // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick.
