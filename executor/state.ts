@@ -14,18 +14,57 @@ import { Ledger, type LedgerRecord, loosens } from './ledger.js';
  * `~/.local/state/fte/<vault id>/`, so no git operation (a fast-forward over a force-added
  * `.fte/ledger.jsonl`, a checkout, a clean) can ever reach them.
  *
- * `<vault id>` is the first 16 hex digits of sha256 of the vault root's realpath: stable for one clone,
- * different for two clones on the same machine. Moving the clone gives it a new id (and an empty ledger):
- * move the state folder with it (see ADR 0003).
+ * `<vault id>` is fixed when a clone first meets the executor and kept in `.git/fte/vault-id` (git's own
+ * folder: no pull reaches it), so it survives moving the clone; it starts as the first 16 hex digits of
+ * sha256 of the vault root's realpath (what older versions used), different for two clones on one machine.
  */
 
 /** The state folder cannot be where it is configured (inside the vault): a configuration error (exit 78). */
 export class StateDirError extends ConfigError {}
 
-/** The stable id of a clone: sha256 of the realpath of its root, first 16 hex digits. */
-export async function vaultId(vaultRoot: string): Promise<string> {
+const VAULT_ID = /^[0-9a-f]{16}$/;
+
+/** The stable id of a clone, from `.git/fte/vault-id` (written on first use). */
+export async function vaultId(vaultRoot: string, retry = true): Promise<string> {
   const real = await realpath(resolve(vaultRoot));
-  return createHash('sha256').update(real).digest('hex').slice(0, 16);
+  const gitDir = join(real, '.git');
+  const idFile = join(gitDir, 'fte', 'vault-id');
+  const fromPath = createHash('sha256').update(real).digest('hex').slice(0, 16);
+  if (!(await lstat(gitDir).catch(() => undefined))?.isDirectory()) return fromPath;
+  const kept = await readPlainFile(idFile);
+  if (kept !== undefined && VAULT_ID.test(kept.trim())) return kept.trim();
+  await mkdir(join(gitDir, 'fte'), { recursive: true });
+  const handle = await open(idFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600).catch(
+    (error: unknown) => {
+      if (isErrno(error, 'EEXIST')) return undefined;
+      throw error;
+    },
+  );
+  // Another process wrote it first: read theirs. Something else in the way (a link): the path-derived id.
+  if (!handle) return retry ? vaultId(vaultRoot, false) : fromPath;
+  try {
+    await handle.writeFile(`${fromPath}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return fromPath;
+}
+
+/** A regular file's text (never through a link or a FIFO), or undefined when there is none. */
+async function readPlainFile(path: string): Promise<string | undefined> {
+  try {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      if (!(await handle.stat()).isFile()) return undefined;
+      return await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (isErrno(error, 'ENOENT') || isErrno(error, 'ELOOP')) return undefined;
+    throw error;
+  }
 }
 
 /** The base folder holding one state folder per vault. */
