@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Git } from '../git.js';
 import { GitCommandError } from '../git.js';
@@ -18,9 +18,11 @@ export type Repair = { kind: string; detail: string };
  */
 export async function recoverClone(git: Git, root: string, gitDir: string, agent: string): Promise<Repair[]> {
   const repairs: Repair[] = [];
+  let indexWasLocked = false;
   for (const lock of await staleGitLocks(root, gitDir)) {
     await rm(lock, { force: true });
     repairs.push({ kind: 'stale_lock', detail: relative(root, lock) });
+    if (lock === join(gitDir, 'index.lock')) indexWasLocked = true;
   }
   const sequences: Array<[string, string[], string[]]> = [
     ['rebase-merge', ['rebase', '--abort'], ['rebase', '--quit']],
@@ -42,10 +44,59 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
       repairs.push({ kind: 'unstaged', detail: 'changes staged by a process that did not commit them' });
     }
   }
+  // Killed inside a checkout (a fast-forward or rebase onto origin/main): files of the remote's commit are
+  // in the working tree while HEAD and the index are not. They are the remote's, not this clone's work:
+  // put HEAD's version back, or they would be committed as our own change (and, on the laptop, files in
+  // Approved/ would look like the owner's moves).
+  if (indexWasLocked) {
+    for (const path of await undoHalfCheckout(git, root)) {
+      repairs.push({ kind: 'half_checkout', detail: path });
+    }
+  }
   for (const id of await interruptedClaims(git, agent)) {
     repairs.push({ kind: 'interrupted_claim', detail: id });
   }
   return repairs;
+}
+
+/** Paths whose working-tree content is origin/main's and not HEAD's, set back to HEAD's; returns them. */
+async function undoHalfCheckout(git: Git, root: string): Promise<string[]> {
+  if (!(await git.succeeds(['rev-parse', '--verify', '--quiet', 'refs/remotes/origin/main^{commit}'])))
+    return [];
+  const out = await git.run(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames']);
+  const restored: string[] = [];
+  for (const entry of out.split('\0')) {
+    if (entry.length < 4) continue;
+    const code = entry.slice(0, 2);
+    const path = entry.slice(3);
+    const inHead = await blobAt(git, 'HEAD', path);
+    const inRemote = await blobAt(git, 'refs/remotes/origin/main', path);
+    if (code === ' D') {
+      // Deleted here and absent from the remote's commit: the checkout removed it.
+      if (inHead !== undefined && inRemote === undefined) {
+        await git.run(['checkout', 'HEAD', '--', `:(literal)${path}`]);
+        restored.push(path);
+      }
+      continue;
+    }
+    if (inRemote === undefined || inRemote === inHead) continue;
+    const info = await lstat(join(root, path)).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    const here = (await git.run(['hash-object', '--no-filters', '--', path])).trim();
+    if (here !== inRemote) continue;
+    if (inHead !== undefined) await git.run(['checkout', 'HEAD', '--', `:(literal)${path}`]);
+    else await rm(join(root, path), { force: true });
+    restored.push(path);
+  }
+  return restored;
+}
+
+async function blobAt(git: Git, commit: string, path: string): Promise<string | undefined> {
+  try {
+    return (await git.run(['rev-parse', '--verify', '--quiet', `${commit}:${path}`])).trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -136,6 +136,38 @@ describe('a clone left behind by a killed process is repaired by the next operat
     expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).not.toContain(path);
   });
 
+  it("killed inside a fast-forward (some of the remote files written, HEAD and index not moved): the files are the remote's, never committed as ours", async () => {
+    const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+    const cloud = clones.cloud!;
+    const local = clones.local!;
+    const added = await note(cloud.dir, 'from-cloud', 'written by the cloud\n');
+    await mkdir(join(cloud.dir, 'Approved'), { recursive: true });
+    await writeFile(join(cloud.dir, 'Approved/EMAIL_X.md'), '---\nstatus: pending\n---\n\nnot signed\n');
+    await rm(join(cloud.dir, 'Company_Handbook.md'));
+    await cloud.repo.commit('cloud: notes');
+    await cloud.repo.sync();
+    // What a SIGKILL inside `git merge --ff-only origin/main` leaves behind.
+    await git(local.dir, 'fetch', '-q', 'origin');
+    await mkdir(join(local.dir, 'Plans/files'), { recursive: true });
+    await writeFile(join(local.dir, added), 'written by the cloud\n');
+    await writeFile(join(local.dir, 'Approved/EMAIL_X.md'), '---\nstatus: pending\n---\n\nnot signed\n');
+    await rm(join(local.dir, 'Company_Handbook.md'));
+    await writeFile(join(local.dir, '.git/index.lock'), '');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(local.dir, '.git/index.lock'), old, old);
+
+    const fresh = new VaultRepo({ root: local.dir, agent: 'local', sweepExclude: ['Approved'] });
+    const report = await fresh.sync();
+    expect(report.state).toBe('synced');
+    expect(report.pushed).toBe(0);
+    await expectClean(local.dir);
+    expect((await git(local.dir, 'rev-parse', 'HEAD')).trim()).toBe(
+      (await git(remote, 'rev-parse', 'main')).trim(),
+    );
+    expect(await git(local.dir, 'status', '--porcelain')).toBe('');
+    expect(await git(remote, 'log', '--format=%s', 'main')).not.toMatch(/^local: /m);
+  });
+
   it('SIGKILLed at random points (fte sync and fte claim with their git children): the next pass repairs and loses nothing', async () => {
     const { remote, clones } = await remoteWithClones(['cloud', 'local']);
     const cloud = clones.cloud!;
