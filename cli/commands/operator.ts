@@ -2,13 +2,7 @@ import type { Logger } from 'pino';
 import { createLogger } from '../../core/log.js';
 import { type OperatorEnv, operatorEnv } from '../../operator/config.js';
 import { type HealthServer, startHealthServer } from '../../operator/controller/health.js';
-import { KubeApiError } from '../../operator/controller/kube/api-errors.js';
-import {
-  electedHealth,
-  type KubeMode,
-  runElected,
-  startKubeMode,
-} from '../../operator/controller/kube/mode.js';
+import type { KubeMode } from '../../operator/controller/kube/mode.js';
 import { MemoryTaskStore } from '../../operator/controller/memory-store.js';
 import { sendCredentialsIn } from '../../operator/credentials.js';
 import { ClaudeDrafter } from '../../operator/drafters/claude.js';
@@ -54,6 +48,8 @@ function storeKind(raw: string | undefined, once: boolean, env: NodeJS.ProcessEn
 
 async function kubeModeFor(opts: OperatorCliOptions, logger: Logger): Promise<KubeMode> {
   try {
+    // Loaded only for --store kube: @kubernetes/client-node takes seconds to import on a small machine.
+    const { startKubeMode } = await import('../../operator/controller/kube/mode.js');
     return await startKubeMode({
       kubeconfig: opts.kubeconfig,
       namespace: opts.namespace,
@@ -62,6 +58,7 @@ async function kubeModeFor(opts: OperatorCliOptions, logger: Logger): Promise<Ku
     });
   } catch (error) {
     // KubeConfigError and KubeSettingsError are ConfigErrors (exit 78) as they are.
+    const { KubeApiError } = await import('../../operator/controller/kube/api-errors.js');
     if (error instanceof KubeApiError) throw new CliError(error.message, EXIT.error);
     throw error;
   }
@@ -108,6 +105,9 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
   // (an ImapConfigError, exit 78).
   const watchers = await watchersFromEnv(process.env, logger);
   const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
+  const kubeHealth = kube
+    ? (await import('../../operator/controller/kube/mode.js')).electedHealth
+    : undefined;
   const vaultPort = opts.vaultPort
     ? await operatorPort(opts.vaultPort, vault, opts.agent, process.env)
     : undefined;
@@ -132,7 +132,8 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     server = await startHealthServer({
       port,
       host: env.FTE_OPERATOR_BIND,
-      health: () => (kube ? electedHealth(kube.elector, () => operator.health()) : operator.health()),
+      health: () =>
+        kube && kubeHealth ? kubeHealth(kube.elector, () => operator.health()) : operator.health(),
       metrics: operator.metrics,
       logger,
     });
@@ -195,6 +196,7 @@ async function runKubeDaemon(
   process.once('SIGINT', onSignal);
   const marginMs =
     (kube.settings.FTE_LEASE_DURATION_SECONDS - kube.settings.FTE_LEASE_RENEW_DEADLINE_SECONDS) * 1000;
+  const { runElected } = await import('../../operator/controller/kube/mode.js');
   try {
     const outcome = await runElected({
       elector: kube.elector,
