@@ -34,7 +34,7 @@ type Kind =
   | 'clean-executor'
   | 'clean-approve'
   | 'clean-resolve';
-type KillMode = 'none' | 'group' | 'node' | 'mid-send';
+type KillMode = 'none' | 'group' | 'node' | 'in-git' | 'mid-send';
 
 type Pass = {
   n: number;
@@ -187,11 +187,36 @@ describe('the vault boundary under SIGKILL', () => {
       if (mode === 'mid-send') smtpOptions.delayMs = 400;
       const proc = startKillable(argsOf(kind, target), env);
       if (mode === 'group' || mode === 'node') {
-        killAtMs = Math.round(fraction * 1.1 * (median(durations.get(base) ?? []) ?? defaults[base]!));
+        // Somewhere after the first quarter of a typical run (before it, node is still loading modules).
+        const typical = median(durations.get(base) ?? []) ?? defaults[base]!;
+        killAtMs = Math.round(typical * (0.25 + 0.8 * fraction));
         await Promise.race([proc.done, sleep(killAtMs)]);
         if (!proc.exited()) {
           proc.kill(mode);
           killed = true;
+        }
+      } else if (mode === 'in-git') {
+        // Kill while git holds the clone's index lock (mid `git add`, `commit`, `rebase`, `merge`): at the
+        // k-th time the lock appears.
+        const lock = join(
+          base === 'operator' || base === 'sync-cloud' ? w.cloud.dir : w.local.dir,
+          '.git',
+          'index.lock',
+        );
+        const k = 1 + Math.floor(fraction * 3);
+        let seen = 0;
+        let held = existsSync(lock);
+        const t0 = Date.now();
+        while (!proc.exited()) {
+          const now = existsSync(lock);
+          if (now && !held && ++seen === k) {
+            proc.kill('group');
+            killed = true;
+            killAtMs = Date.now() - t0;
+            break;
+          }
+          held = now;
+          await sleep(2);
         }
       } else if (mode === 'mid-send') {
         // Kill while the server holds the answer to DATA: the message arrived, the executor never knows.
@@ -232,14 +257,16 @@ describe('the vault boundary under SIGKILL', () => {
     const receivedFor = (id: string) =>
       smtp.received.filter((m) => m.parsed.messageId === stableMessageId(id, FROM)).length;
 
-    async function uncertainIds(): Promise<string[]> {
+    /** Tasks whose approval in the local `Approved/` has this status. */
+    async function approvedWith(status: string): Promise<string[]> {
       const out: string[] = [];
       for (const file of await markdownIn(join(w.local.dir, 'Approved'))) {
         const data = await frontmatter(join(w.local.dir, 'Approved', file));
-        if (data?.status === 'uncertain') out.push(file.replace(/\.md$/, ''));
+        if (data?.status === status) out.push(file.replace(/\.md$/, ''));
       }
       return out;
     }
+    const uncertainIds = () => approvedWith('uncertain');
 
     const pendingIds = async () =>
       (await markdownIn(join(w.local.dir, 'Pending_Approval', 'email'))).map((f) => f.replace(/\.md$/, ''));
@@ -264,9 +291,10 @@ describe('the vault boundary under SIGKILL', () => {
       }
     }
 
-    const pickKill = (rng: () => number, kind: Kind): KillMode => {
-      if (rng() >= 0.5) return 'none';
-      if (kind === 'executor' && rng() < 0.3) return 'mid-send';
+    const pickKill = (rng: () => number, kind: Kind, sendable = false): KillMode => {
+      if (rng() >= 0.55) return 'none';
+      if (kind === 'executor' && sendable && rng() < 0.5) return 'mid-send';
+      if (kind !== 'approve' && kind !== 'resolve' && rng() < 0.35) return 'in-git';
       return rng() < 0.75 ? 'group' : 'node';
     };
 
@@ -298,7 +326,8 @@ describe('the vault boundary under SIGKILL', () => {
         } else if (roll < 0.55) {
           kind = 'sync-local';
         }
-        await run('local', kind, target, pickKill(rng, kind), rng());
+        const sendable = (await approvedWith('approved')).length > 0;
+        await run('local', kind, target, pickKill(rng, kind, sendable), rng());
       }
     };
 
@@ -354,7 +383,7 @@ describe('the vault boundary under SIGKILL', () => {
             )}):\n  stdout: ${p.stdout.trim().slice(-600)}\n  stderr: ${p.stderr.trim().slice(-1500)}`,
       );
     const killed = passes.filter((p) => p.killed).length;
-    const summary = `${context}; ${chaos} passes, ${killed} killed (${passes.filter((p) => p.killed && p.mode === 'mid-send').length} mid-send), ${passes.length - chaos} clean`;
+    const summary = `${context}; ${chaos} passes, ${killed} killed (${['in-git', 'mid-send'].map((m) => `${passes.filter((p) => p.killed && p.mode === m).length} ${m}`).join(', ')}), ${passes.length - chaos} clean`;
     expect(chaos, summary).toBeGreaterThanOrEqual(200);
     expect.soft(failures, `${summary}\n${failures.join('\n')}`).toEqual([]);
 
