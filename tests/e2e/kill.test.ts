@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -196,28 +196,21 @@ describe('the vault boundary under SIGKILL', () => {
           killed = true;
         }
       } else if (mode === 'in-git') {
-        // Kill while git holds the clone's index lock (mid `git add`, `commit`, `rebase`, `merge`): at the
-        // k-th time the lock appears.
-        const lock = join(
-          base === 'operator' || base === 'sync-cloud' ? w.cloud.dir : w.local.dir,
-          '.git',
-          'index.lock',
-        );
-        const k = 1 + Math.floor(fraction * 3);
+        // Kill around git's index lock (`git add`, `commit`, `rebase`, `merge`, `status`): at the k-th time
+        // it is created or removed (inotify), i.e. inside a git operation or right between two.
+        const gitDir = join(base === 'operator' || base === 'sync-cloud' ? w.cloud.dir : w.local.dir, '.git');
+        const k = 1 + Math.floor(fraction * 6);
         let seen = 0;
-        let held = existsSync(lock);
         const t0 = Date.now();
-        while (!proc.exited()) {
-          const now = existsSync(lock);
-          if (now && !held && ++seen === k) {
+        const watcher = watch(gitDir, (_event, file) => {
+          if (file === 'index.lock' && ++seen === k && !proc.exited()) {
             proc.kill('group');
             killed = true;
             killAtMs = Date.now() - t0;
-            break;
           }
-          held = now;
-          await sleep(2);
-        }
+        });
+        await proc.done;
+        watcher.close();
       } else if (mode === 'mid-send') {
         // Kill while the server holds the answer to DATA: the message arrived, the executor never knows.
         const before = smtp.dataArrived();
