@@ -377,7 +377,7 @@ describe('the vault boundary under SIGKILL', () => {
       );
     const killed = passes.filter((p) => p.killed).length;
     const summary = `${context}; ${chaos} passes, ${killed} killed (${['in-git', 'mid-send'].map((m) => `${passes.filter((p) => p.killed && p.mode === m).length} ${m}`).join(', ')}), ${passes.length - chaos} clean`;
-    expect(chaos, summary).toBeGreaterThanOrEqual(200);
+    expect.soft(chaos, summary).toBeGreaterThanOrEqual(200);
     expect.soft(failures, `${summary}\n${failures.join('\n')}`).toEqual([]);
 
     // ---- 0 duplicates -----------------------------------------------------------------------------------
