@@ -13,12 +13,27 @@ import { gitDaemon, median, prng, sleep, startKillable } from './kill-helpers.js
  * at least 200 passes while approvals flow, against a real SMTP server. Afterwards, clean passes repair
  * and finish everything, and: 0 duplicates, 0 lost approvals, 0 passes that fail after the first repair.
  *
- * Replay a run with FTE_KILL_SEED=<seed> (the seed is in every assertion message). FTE_KILL_PASSES sets
- * the number of passes (default 210).
+ * Two lanes run side by side, one process at a time each: the cloud lane (`fte operator --once`,
+ * `fte sync --once`, items arriving in Needs_Action/email/) on the cloud clone, and the local lane
+ * (`fte executor --once`, `fte approve`, `fte resolve`, `fte sync --once`) on the laptop's clone. About
+ * half the passes are killed, in one of four ways:
+ * - `group`: SIGKILL of the process group (fte and its git children, as a crashed machine or container)
+ *   at a random moment after module loading;
+ * - `node`: SIGKILL of fte alone (its git children run on as orphans, as after `kill -9 <pid>`);
+ * - `in-git`: SIGKILL of the group at the k-th creation or removal of the clone's `.git/index.lock`
+ *   (inside `git add`/`commit`/`rebase`, or right between two of them);
+ * - `mid-send`: the SMTP server holds its answer to DATA and the executor's group is killed meanwhile (the
+ *   message arrived, the executor never learns it: Uncertain).
+ * The bare remote is served by `git daemon`, so a killed group never takes the remote's receive-pack down
+ * with it. An Uncertain send is resolved the way an owner would, from what the SMTP server received.
+ *
+ * Replay a run with FTE_KILL_SEED=<seed> (the seed is in every assertion message; the timing of kills
+ * still varies with the machine's load). FTE_KILL_PASSES sets the number of passes (default 200);
+ * FTE_KILL_LOG=<file> writes every pass (kind, kill, exit code, output) there as JSON.
  */
 
 const SEED = Number(process.env.FTE_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const PASSES = Number(process.env.FTE_KILL_PASSES ?? 210);
+const PASSES = Number(process.env.FTE_KILL_PASSES ?? 200);
 const ITEMS = 25;
 const FROM = 'Owner <owner@example.com>';
 
@@ -358,7 +373,6 @@ describe('the vault boundary under SIGKILL', () => {
         break;
     }
     await smtpSettled();
-    // For debugging a run: FTE_KILL_LOG=<file> writes every pass (kind, kill, exit, output) there.
     if (process.env.FTE_KILL_LOG) await writeFile(process.env.FTE_KILL_LOG, JSON.stringify(passes, null, 1));
 
     // ---- 0 passes that fail after the first repair -------------------------------------------------------
