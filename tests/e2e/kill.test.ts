@@ -412,8 +412,24 @@ describe('the vault boundary under SIGKILL', () => {
     const remoteLog = (await git(w.remote, 'log', '--format=%s', 'main')).split('\n');
     const problems: string[] = [];
     for (const id of ids) {
+      // One approval request per item: at most one draft commit (a draft a kill left uncommitted is
+      // committed by the next sweep instead), and its file added to Pending_Approval/ exactly once.
       const drafts = remoteLog.filter((s) => s === `cloud: draft ${id}`).length;
-      if (drafts !== 1) problems.push(`${id}: ${drafts} draft commits on the remote`);
+      if (drafts > 1) problems.push(`${id}: ${drafts} draft commits on the remote`);
+      const requests = (
+        await git(
+          w.remote,
+          'log',
+          '--diff-filter=A',
+          '--format=%H',
+          'main',
+          '--',
+          `Pending_Approval/email/${id}.md`,
+        )
+      )
+        .split('\n')
+        .filter(Boolean).length;
+      if (requests !== 1) problems.push(`${id}: approval request added ${requests} times on the remote`);
       const sent = receivedFor(id);
       if (sent !== 1) problems.push(`${id}: ${sent} messages received`);
       if (!remoteTree.includes(`Done/${id}.md`)) problems.push(`${id}: not in Done/ on the remote`);
