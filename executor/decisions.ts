@@ -353,6 +353,12 @@ export async function resolveTask(
       'conflict',
     );
   }
+  // The file first, then the ledger: a crash in between leaves `status: approved` over a ledger that still
+  // says uncertain, which the next pass marks Uncertain again (the owner resolves once more). The other
+  // order would leave a resolved ledger under an `uncertain` file: never executed, never resolvable.
+  const data: Record<string, unknown> = { ...read.approval.data, status: 'approved' };
+  delete data.error;
+  await files.writeDoc(path, { data, body: read.approval.body });
   await ledger.append({
     ts: ctx.clock().toISOString(),
     key,
@@ -362,9 +368,6 @@ export async function resolveTask(
     outcome,
     detail: `resolved by ${ctx.owner}`,
   });
-  const data: Record<string, unknown> = { ...read.approval.data, status: 'approved' };
-  delete data.error;
-  await files.writeDoc(path, { data, body: read.approval.body });
   await ctx.audit.append({
     action_type: 'send_resolved',
     actor: ctx.agent,
