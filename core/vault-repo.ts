@@ -236,7 +236,8 @@ export class VaultRepo {
     return out
       .split('\0')
       .filter((entry) => entry.length > 3)
-      .map((entry) => ({ code: entry.slice(0, 2), path: entry.slice(3) }));
+      .map((entry) => ({ code: entry.slice(0, 2), path: entry.slice(3) }))
+      .filter((entry) => !isWriteInProgress(entry.path));
   }
 
   private async commitUnlocked(
@@ -957,4 +958,9 @@ export function conflictCopyName(path: string, agent: string, stamp: string): st
   const slash = path.lastIndexOf('/');
   const [stem, ext] = dot > slash ? [path.slice(0, dot), path.slice(dot)] : [path, ''];
   return `${stem}.conflict-${agent}-${stamp}${ext}`;
+}
+
+/** The temp file of an atomic write (core/vault/safe-fs.ts) that a kill left behind: never vault content. */
+function isWriteInProgress(path: string): boolean {
+  return /(^|\/)\.[0-9a-f]{12}\.tmp$/.test(path);
 }

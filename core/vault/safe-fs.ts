@@ -221,25 +221,30 @@ export class VaultFiles {
     }
   }
 
-  /** Creates a file only if nothing is at `rel` yet; false when something was. */
+  /**
+   * Creates a file only if nothing is at `rel` yet; false when something was. Atomic: the content is
+   * written to a temp file first and linked into place, so a reader (or a crash) never sees half of it.
+   */
   async writeIfAbsent(rel: string, content: string): Promise<boolean> {
     const parts = this.requirePath(rel);
     await this.ensureFolder(parts.slice(0, -1));
+    if ((await this.inspect(rel)).kind !== 'missing') return false;
+    const temp = join(this.root, ...parts.slice(0, -1), `.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     try {
-      const handle = await open(
-        join(this.root, rel),
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o644,
-      );
-      try {
-        await handle.writeFile(content);
-      } finally {
-        await handle.close();
-      }
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, join(this.root, rel));
       return true;
     } catch (error) {
       if (isErrno(error, 'EEXIST')) return false;
       throw error;
+    } finally {
+      await rm(temp, { force: true });
     }
   }
 
