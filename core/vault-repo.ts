@@ -140,6 +140,8 @@ export class VaultRepo {
   private ownerLock: OwnerLock | undefined;
 
   private readonly knownSecrets: Buffer[] | undefined;
+  /** What git said when the last `rebase --continue/--skip` stopped, for a rebase that makes no progress. */
+  private lastRebaseError = '';
 
   constructor(options: VaultRepoOptions) {
     this.knownSecrets = options.knownSecrets;
@@ -725,7 +727,20 @@ export class VaultRepo {
     } catch (error) {
       if (!this.rebaseInProgress()) throw error;
     }
+    let last = '';
     for (let step = 0; step < 10_000 && this.rebaseInProgress(); step++) {
+      const current = (await this.git.run(['rev-parse', '--verify', '--quiet', 'REBASE_HEAD'])).trim();
+      if (current === last) {
+        // The same commit again: git can neither apply it nor report a conflict we could resolve (e.g. the
+        // remote replaced a folder our commit writes into with a link). Stop here; the caller puts the clone
+        // back and reports the remote as refused, instead of looping.
+        throw new GitCommandError(
+          ['rebase', '--continue'],
+          `cannot replay ${current.slice(0, 12)} on the remote: ${this.lastRebaseError || 'no progress'}`,
+          null,
+        );
+      }
+      last = current;
       const subject = (await this.git.run(['log', '-1', '--format=%s', 'REBASE_HEAD'])).trim();
       const decision = YIELDING_COMMIT.exec(subject);
       if (decision?.[1] === this.agent && decision[3]) {
@@ -754,10 +769,13 @@ export class VaultRepo {
 
   /** `rebase --continue/--skip` stops again at the next conflict with a non-zero exit; that is not an error. */
   private async continueRebase(args: string[]): Promise<void> {
+    this.lastRebaseError = '';
     try {
       await this.git.run(args);
     } catch (error) {
       if (!this.rebaseInProgress()) throw error;
+      this.lastRebaseError =
+        error instanceof GitCommandError ? error.stderr.trim().split('\n').slice(-2).join(' ') : '';
     }
   }
 

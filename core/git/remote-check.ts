@@ -209,12 +209,17 @@ export async function checkRemoteTip(
 }
 
 /**
- * A `.gitattributes` that makes git run a program on checkout or merge: a `filter` driver (the owner's
- * global git config may define one, e.g. git-lfs) or a custom `merge` driver. Built-in merges are fine.
+ * A `.gitattributes` that makes git run a program on checkout or merge (a `filter` driver, which the
+ * owner's global git config may define, e.g. git-lfs; a custom `merge` driver), or that makes checkout
+ * rewrite bytes (`eol`, `text`, `crlf`, `ident`, `working-tree-encoding`): a file the owner signed would
+ * no longer hash to what was signed. Built-in merges (`union`, `text`, `binary`) are fine.
  */
 export function attributesProblem(text: string): string | undefined {
   for (const line of text.split('\n')) {
+    if (/^\s*#/.test(line)) continue;
     if (/(^|\s)filter(=|\s|$)/.test(line)) return 'sets a filter driver (a program run on checkout)';
+    const rewrite = /(^|\s)[-!]?(eol|text|crlf|ident|working-tree-encoding)(=\S*)?(\s|$)/.exec(line);
+    if (rewrite) return `sets the "${rewrite[2]}" attribute (checkout would rewrite file bytes)`;
     const merge = /(^|\s)merge=(\S+)/.exec(line);
     if (merge && !['union', 'text', 'binary'].includes(merge[2] as string)) {
       return `sets the custom merge driver ${JSON.stringify(merge[2])}`;
