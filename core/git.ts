@@ -210,3 +210,16 @@ export function isPushRejected(error: unknown): boolean {
     text,
   );
 }
+
+/** One entry of `git status --porcelain=v1`: the two-letter code (`??`, ` M`, `A `, ` D`, …) and the path. */
+export type StatusEntry = { code: string; path: string };
+
+/** The working tree's changes (untracked files one by one, renames as delete + add), optionally under `paths`. */
+export async function statusEntries(git: Git, paths?: string[]): Promise<StatusEntry[]> {
+  const args = ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames'];
+  if (paths) args.push('--', ...paths);
+  return (await git.run(args))
+    .split('\0')
+    .filter((entry) => entry.length > 3)
+    .map((entry) => ({ code: entry.slice(0, 2), path: entry.slice(3) }));
+}

@@ -7,7 +7,7 @@ import { quarantineLinks } from './git/quarantine.js';
 import { recoverClone } from './git/recovery.js';
 import { checkRemoteTip, DEFAULT_REMOTE_LIMITS, type RemoteLimits } from './git/remote-check.js';
 import { gitDirOf, loadRemoteState, type RemoteState, saveRemoteState } from './git/remote-state.js';
-import { Git, GitCommandError, isPushRejected } from './git.js';
+import { Git, GitCommandError, isPushRejected, type StatusEntry, statusEntries } from './git.js';
 import { assertSafeTaskId } from './ids.js';
 import { assertFolderName, FOLDERS, itemPaths } from './layout.js';
 import type { SecretFinding } from './secret-guard.js';
@@ -231,15 +231,13 @@ export class VaultRepo {
   }
 
   /** `git status` entries (two-letter code and path) for the given pathspecs, or every change. */
-  private async statusEntries(paths?: string[]): Promise<Array<{ code: string; path: string }>> {
-    const args = ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames'];
-    if (paths) args.push('--', ...paths);
-    const out = await this.git.run(args);
-    return out
-      .split('\0')
-      .filter((entry) => entry.length > 3)
-      .map((entry) => ({ code: entry.slice(0, 2), path: entry.slice(3) }))
-      .filter((entry) => !isWriteInProgress(entry.path));
+  private async statusEntries(paths?: string[]): Promise<StatusEntry[]> {
+    return (await statusEntries(this.git, paths)).filter((entry) => !isWriteInProgress(entry.path));
+  }
+
+  /** The working tree's uncommitted changes under `paths`, read under the lock (never mid-commit or mid-sync). */
+  status(paths: string[]): Promise<StatusEntry[]> {
+    return this.exclusive(() => this.statusEntries(paths));
   }
 
   private async commitUnlocked(

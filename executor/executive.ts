@@ -1,6 +1,5 @@
 import { type AuditInput, AuditLog } from '../core/audit.js';
 import { UnsafePathError } from '../core/errors.js';
-import { Git } from '../core/git.js';
 import { isSafeTaskId, sanitizeTaskId } from '../core/ids.js';
 import { FOLDERS, itemPaths, locate } from '../core/layout.js';
 import type { Logger } from '../core/log.js';
@@ -77,8 +76,6 @@ export class Executive {
   readonly agent: string;
   readonly files: TaskFiles;
   private readonly root: string;
-  /** Read-only queries (`git status`), always run under the repo's lock. */
-  private readonly git: Git;
   private readonly clock: () => Date;
   private readonly log: Logger;
   private readonly actions: ActionRegistry;
@@ -108,7 +105,6 @@ export class Executive {
       knownSecrets: [o.key],
       onEvent: (event) => this.log.warn({ path: event.path, kind: event.kind }, event.message),
     });
-    this.git = new Git(o.root);
     this.files = new TaskFiles(o.root, (entry) => this.noteUnsafe(entry));
     this.audit = new ReportingAudit(o.root, this.clock, (entry, record) => {
       this.noteUnsafe(entry);
@@ -280,25 +276,8 @@ export class Executive {
    * this machine since the last commit. Anything a pull brought is in HEAD. One `git status` per call.
    */
   private async notInHead(): Promise<Set<string>> {
-    const out = await this.repo.exclusive(() =>
-      this.git.run([
-        'status',
-        '--porcelain=v1',
-        '-z',
-        '--untracked-files=all',
-        '--no-renames',
-        '--',
-        FOLDERS.approved,
-        FOLDERS.rejected,
-      ]),
-    );
-    const paths = new Set<string>();
-    for (const entry of out.split('\0')) {
-      if (entry.length < 4) continue;
-      const code = entry.slice(0, 2);
-      if (code === '??' || code[0] === 'A') paths.add(entry.slice(3));
-    }
-    return paths;
+    const entries = await this.repo.status([FOLDERS.approved, FOLDERS.rejected]);
+    return new Set(entries.filter((e) => e.code === '??' || e.code[0] === 'A').map((e) => e.path));
   }
 
   private async commitChange(message: string, touched: string[]): Promise<boolean> {

@@ -1,21 +1,12 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EXIT, FteError } from '../core/errors.js';
-import { isErrno } from '../core/fsutil.js';
+import { isErrno, processAlive } from '../core/fsutil.js';
 
 /** Another executor already runs on this vault: exit 1; once it stops, starting again works. */
 export class LockedError extends FteError {
   constructor(message: string) {
     super(message, { exitCode: EXIT.failure, retryable: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
   }
 }
 
@@ -41,7 +32,7 @@ export async function acquireLock(path: string): Promise<() => Promise<void>> {
       if (!isErrno(error, 'EEXIST')) throw error;
     }
     const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) {
       throw new LockedError(`another executor (pid ${owner}) already runs on this vault; stop it first`);
     }
     await unlink(path).catch((error) => {

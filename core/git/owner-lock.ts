@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno } from '../fsutil.js';
+import { isErrno, processAlive } from '../fsutil.js';
 
 /**
  * Between processes, one git operation of fte at a time per clone: `.git/fte/lock` holds the pid of the
@@ -41,7 +41,7 @@ export class OwnerLock {
       }
       const holder = Number.parseInt(await readFile(this.path, 'utf8').catch(() => ''), 10);
       // Our own pid in the file is a previous incarnation (pid 1 in a restarted container): we never hold it twice.
-      if (!Number.isFinite(holder) || holder === process.pid || !alive(holder)) {
+      if (!Number.isFinite(holder) || holder === process.pid || !processAlive(holder)) {
         // Written but not yet filled in by a live process: give it a moment before calling it dead.
         if (!Number.isFinite(holder) && attempt < 20) {
           await sleep(10);
@@ -76,15 +76,6 @@ export class OwnerLock {
 
   async release(): Promise<void> {
     await rm(this.path, { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
   }
 }
 

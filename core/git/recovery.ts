@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Git } from '../git.js';
-import { GitCommandError } from '../git.js';
+import { GitCommandError, statusEntries } from '../git.js';
 import { FOLDERS } from '../layout.js';
 
 /** A git lock untouched this long, with no live git process in the clone, was left by a crash. */
@@ -63,12 +63,8 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
 async function undoHalfCheckout(git: Git, root: string): Promise<string[]> {
   if (!(await git.succeeds(['rev-parse', '--verify', '--quiet', 'refs/remotes/origin/main^{commit}'])))
     return [];
-  const out = await git.run(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames']);
   const restored: string[] = [];
-  for (const entry of out.split('\0')) {
-    if (entry.length < 4) continue;
-    const code = entry.slice(0, 2);
-    const path = entry.slice(3);
+  for (const { code, path } of await statusEntries(git)) {
     const inHead = await blobAt(git, 'HEAD', path);
     const inRemote = await blobAt(git, 'refs/remotes/origin/main', path);
     if (code === ' D') {
@@ -105,22 +101,12 @@ async function blobAt(git: Git, commit: string, path: string): Promise<string | 
  * remote that decided first), never swept into an ordinary commit that would keep both.
  */
 async function interruptedClaims(git: Git, agent: string): Promise<string[]> {
-  const out = await git.run([
-    'status',
-    '--porcelain=v1',
-    '-z',
-    '--untracked-files=all',
-    '--no-renames',
-    '--',
-    FOLDERS.needsAction,
-    `${FOLDERS.inProgress}/${agent}`,
-  ]);
   const gone = new Map<string, string>();
   const added: string[] = [];
-  for (const entry of out.split('\0')) {
-    if (entry.length < 4) continue;
-    const code = entry.slice(0, 2);
-    const path = entry.slice(3);
+  for (const { code, path } of await statusEntries(git, [
+    FOLDERS.needsAction,
+    `${FOLDERS.inProgress}/${agent}`,
+  ])) {
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (!name.endsWith('.md')) continue;
     const id = name.slice(0, -3);

@@ -204,15 +204,7 @@ export class VaultFiles {
     if (target.kind === 'dir') throw new UnsafePathError(rel, 'a folder is in the way');
     if (target.kind === 'refused' && target.at !== rel) throw new UnsafePathError(rel, target.reason);
     // A link or special file at the target itself is replaced (rename never follows it).
-    const dir = join(this.root, ...parts.slice(0, -1));
-    const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    const temp = await this.writeTemp(parts, content);
     try {
       await rename(temp, join(this.root, rel));
     } catch (error) {
@@ -229,14 +221,7 @@ export class VaultFiles {
     const parts = this.requirePath(rel);
     await this.ensureFolder(parts.slice(0, -1));
     if ((await this.inspect(rel)).kind !== 'missing') return false;
-    const temp = join(this.root, ...parts.slice(0, -1), `.${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    const temp = await this.writeTemp(parts, content);
     try {
       await link(temp, join(this.root, rel));
       return true;
@@ -326,6 +311,22 @@ export class VaultFiles {
       if (isErrno(error, 'ENOENT')) return false;
       throw error;
     }
+  }
+
+  /** A new temp file (fsynced) beside the target of `parts`, in a folder already checked; returns its path. */
+  private async writeTemp(parts: string[], content: string | Uint8Array): Promise<string> {
+    const temp = join(this.root, ...parts.slice(0, -1), `.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    return temp;
   }
 
   private requirePath(rel: string): string[] {
