@@ -53,6 +53,17 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
       repairs.push({ kind: 'half_checkout', detail: path });
     }
   }
+  // The temp file of an atomic write a kill interrupted (core/vault/safe-fs.ts): never content, never kept.
+  for (const { code, path } of await statusEntries(git)) {
+    if (code !== '??' || !/(^|\/)\.[0-9a-f]{12}\.tmp$/.test(path)) continue;
+    const age = await stat(join(root, path)).then(
+      (info) => Date.now() - info.mtimeMs,
+      () => 0,
+    );
+    if (age < STALE_LOCK_MS) continue;
+    await rm(join(root, path), { force: true });
+    repairs.push({ kind: 'stale_temp_file', detail: path });
+  }
   for (const id of await interruptedClaims(git, agent)) {
     repairs.push({ kind: 'interrupted_claim', detail: id });
   }

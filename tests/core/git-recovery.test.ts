@@ -168,6 +168,19 @@ describe('a clone left behind by a killed process is repaired by the next operat
     expect(await git(remote, 'log', '--format=%s', 'main')).not.toMatch(/^local: /m);
   });
 
+  it('the temp file of an atomic write a kill interrupted is removed, never committed', async () => {
+    const { remote, clones } = await remoteWithClones(['local']);
+    const local = clones.local!;
+    const temp = join(local.dir, 'Approved/.0123456789ab.tmp');
+    await writeFile(temp, '---\nstatus: approved\n');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(temp, old, old);
+    const report = await new VaultRepo({ root: local.dir, agent: 'local' }).sync();
+    expect(report.state).toBe('synced');
+    expect(existsSync(temp)).toBe(false);
+    expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).not.toMatch(/\.tmp$/m);
+  });
+
   it('SIGKILLed at random points (fte sync and fte claim with their git children): the next pass repairs and loses nothing', async () => {
     const { remote, clones } = await remoteWithClones(['cloud', 'local']);
     const cloud = clones.cloud!;

@@ -1,5 +1,5 @@
 import { existsSync, watch } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMarkdown } from '../../core/frontmatter.js';
@@ -283,8 +283,10 @@ describe('the vault boundary under SIGKILL', () => {
       await mkdir(join(w.cloud.dir, 'Needs_Action', 'email'), { recursive: true });
       for (let i = 0; i < count && injected < ITEMS; i++, injected++) {
         const id = ids[injected]!;
+        // Written whole (temp + rename), as the IMAP intake writes: a reader never sees half an item.
+        const target = join(w.cloud.dir, 'Needs_Action', 'email', `${id}.md`);
         await writeFile(
-          join(w.cloud.dir, 'Needs_Action', 'email', `${id}.md`),
+          `${target}.part`,
           itemText(
             {
               type: 'email',
@@ -296,6 +298,7 @@ describe('the vault boundary under SIGKILL', () => {
             `## Email Content\nCould you send invoice ${injected}?\n`,
           ),
         );
+        await rename(`${target}.part`, target);
       }
     }
 
