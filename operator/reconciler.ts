@@ -386,7 +386,9 @@ export class TaskReconciler implements Reconciler {
     // The approval itself may be what the crash left uncommitted: written again as it is, it is committed too.
     await this.apply({
       message: `${this.agent}: draft ${id}`,
-      preconditions: approval.sha256 ? [{ kind: 'sha256', path: approval.file.path, sha256: approval.sha256 }] : [],
+      preconditions: approval.sha256
+        ? [{ kind: 'sha256', path: approval.file.path, sha256: approval.sha256 }]
+        : [],
       operations: [
         { op: 'write', path: approval.file.path, content: approval.text, mode: 'replace' },
         { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
