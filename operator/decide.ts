@@ -75,6 +75,9 @@ export function phaseOf(state: VaultState): Phase {
  * same inputs always give the same decision, and applying the step and deciding again never repeats it,
  * because every step changes the vault or the recorded progress that this function reads.
  */
+/** How long a new file that does not parse is given to be written whole before it is an error. */
+export const SETTLE_MS = 3_000;
+
 export function decide(task: Task, state: VaultState, context: DecideContext): Decision {
   const id = task.spec.id;
   if (state.files.length === 0) {
@@ -183,6 +186,19 @@ export function decide(task: Task, state: VaultState, context: DecideContext): D
     };
   }
   if (!item.ok) {
+    // A file that does not parse yet may be half written (Obsidian and most editors write in place): look
+    // again once it has not changed for a moment, before calling it an error.
+    const age = context.now.getTime() - item.file.mtimeMs;
+    if (item.problem.kind === 'frontmatter' && !inProgress && age >= 0 && age < SETTLE_MS) {
+      return {
+        ...base,
+        waiting: {
+          reason: 'Settling',
+          message: 'written moments ago and not readable yet; read again shortly',
+        },
+        requeueAfterMs: SETTLE_MS - age + 100,
+      };
+    }
     return {
       ...base,
       step: { kind: 'quarantine', reason: item.problem.message, keepBytes: item.problem.kind !== 'schema' },

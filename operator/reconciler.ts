@@ -106,7 +106,10 @@ export class TaskReconciler implements Reconciler {
     if (!decision.step) {
       await this.writeStatus(task, decision);
       if (decision.requeueAfterMs === undefined) return {};
-      return { requeueAfterMs: Math.min(decision.requeueAfterMs, MAX_REQUEUE_MS) };
+      return {
+        requeueAfterMs: Math.min(decision.requeueAfterMs, MAX_REQUEUE_MS),
+        pending: decision.waiting?.reason === 'Settling',
+      };
     }
     const step = decision.step;
     log.debug({ step: step.kind, phase: decision.phase }, 'step');

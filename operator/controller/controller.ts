@@ -11,7 +11,12 @@ export type Request = { name: string };
  * What a pass asks of the queue: nothing (done until something changes), `requeue` (run again now: one
  * step was taken and there may be another), or `requeueAfterMs` (check again later, e.g. at expiry).
  */
-export type Result = { requeue?: boolean; requeueAfterMs?: number };
+export type Result = {
+  requeue?: boolean;
+  requeueAfterMs?: number;
+  /** The delayed requeue is work still owed (a `--once` run waits for it), not a future check. */
+  pending?: boolean;
+};
 
 export type ReconcileContext = {
   signal: AbortSignal;
@@ -125,7 +130,7 @@ export class Controller {
         this.queue.add(key);
         result = 'requeue';
       } else if (outcome.requeueAfterMs !== undefined) {
-        this.queue.addAfter(key, outcome.requeueAfterMs, 'scheduled');
+        this.queue.addAfter(key, outcome.requeueAfterMs, outcome.pending ? 'retry' : 'scheduled');
         result = 'requeue_after';
       } else {
         result = 'success';

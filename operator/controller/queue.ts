@@ -67,7 +67,10 @@ export class WorkQueue<K = string> {
     const due = this.now() + ms;
     const existing = this.delayed.get(key);
     if (existing && existing.due <= due) {
-      if (kind === 'retry') existing.kind = 'retry';
+      if (kind === 'retry') {
+        existing.kind = 'retry';
+        (existing.handle as { ref?: () => void }).ref?.();
+      }
       return;
     }
     if (existing) this.scheduler.clearTimeout(existing.handle);
@@ -76,6 +79,8 @@ export class WorkQueue<K = string> {
       this.add(key);
       this.checkIdle();
     }, ms);
+    // Work still owed keeps the process alive (a `--once` run waits for it); a future check does not.
+    if (kind === 'retry') (handle as { ref?: () => void }).ref?.();
     this.delayed.set(key, { handle, due, kind });
   }
 

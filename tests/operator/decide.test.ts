@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseMarkdown } from '../../core/frontmatter.js';
 import { locate } from '../../core/layout.js';
 import { ApprovalFrontmatter, canonicalize, ItemFrontmatter } from '../../core/schemas.js';
-import { decide, type VaultState } from '../../operator/decide.js';
+import { decide, SETTLE_MS, type VaultState } from '../../operator/decide.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { EmailHandler } from '../../operator/handlers/email.js';
 import type { Task } from '../../operator/task.js';
@@ -139,6 +139,20 @@ describe('decide', () => {
     });
     const unsafe = decide(task('bad id!'), state({ item: item('Needs_Action/email/bad id!.md') }), ctx);
     expect(unsafe.step).toMatchObject({ kind: 'quarantine', keepBytes: true });
+  });
+
+  it('gives a file that does not parse yet a moment to be written whole, then quarantines it', () => {
+    const half = item('Needs_Action/email/E1.md', '');
+    half.file.mtimeMs = NOW.getTime() - 500;
+    const settling = decide(task(), state({ item: half }), ctx);
+    expect(settling.step).toBeUndefined();
+    expect(settling.waiting?.reason).toBe('Settling');
+    expect(settling.requeueAfterMs).toBe(SETTLE_MS - 500 + 100);
+    half.file.mtimeMs = NOW.getTime() - SETTLE_MS;
+    expect(decide(task(), state({ item: half }), ctx).step).toMatchObject({ kind: 'quarantine' });
+    // A time stamp in the future is no reason to wait forever.
+    half.file.mtimeMs = NOW.getTime() + 3_600_000;
+    expect(decide(task(), state({ item: half }), ctx).step).toMatchObject({ kind: 'quarantine' });
   });
 
   it('triages, then drafts, an item it owns; a changed item is triaged again', () => {
