@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Git } from '../git.js';
-import { GitCommandError, statusEntries } from '../git.js';
+import { GitCommandError, type StatusEntry, statusEntries } from '../git.js';
 import { FOLDERS } from '../layout.js';
 
 /** A git lock untouched this long, with no live git process in the clone, was left by a crash. */
@@ -53,8 +53,10 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
       repairs.push({ kind: 'half_checkout', detail: path });
     }
   }
+  // One look at the working tree for what a kill may have left: temp files and a half-done claim.
+  const entries = await statusEntries(git);
   // The temp file of an atomic write a kill interrupted (core/vault/safe-fs.ts): never content, never kept.
-  for (const { code, path } of await statusEntries(git)) {
+  for (const { code, path } of entries) {
     if (code !== '??' || !/(^|\/)\.[0-9a-f]{12}\.tmp$/.test(path)) continue;
     const age = await stat(join(root, path)).then(
       (info) => Date.now() - info.mtimeMs,
@@ -64,7 +66,7 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
     await rm(join(root, path), { force: true });
     repairs.push({ kind: 'stale_temp_file', detail: path });
   }
-  for (const id of await interruptedClaims(git, agent)) {
+  for (const id of await interruptedClaims(git, agent, entries)) {
     repairs.push({ kind: 'interrupted_claim', detail: id });
   }
   return repairs;
@@ -111,13 +113,10 @@ async function blobAt(git: Git, commit: string, path: string): Promise<string | 
  * `In_Progress/<agent>/<id>.md` new and uncommitted. They must be committed as claims (which yield to a
  * remote that decided first), never swept into an ordinary commit that would keep both.
  */
-async function interruptedClaims(git: Git, agent: string): Promise<string[]> {
+async function interruptedClaims(git: Git, agent: string, entries: StatusEntry[]): Promise<string[]> {
   const gone = new Map<string, string>();
   const added: string[] = [];
-  for (const { code, path } of await statusEntries(git, [
-    FOLDERS.needsAction,
-    `${FOLDERS.inProgress}/${agent}`,
-  ])) {
+  for (const { code, path } of entries) {
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (!name.endsWith('.md')) continue;
     const id = name.slice(0, -3);
