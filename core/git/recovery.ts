@@ -38,17 +38,20 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
     repairs.push({ kind: 'unfinished', detail: `${marker}: git ${abort.join(' ')}` });
   }
   // Staged but never committed (killed between `git add` and `git commit`): unstage, keep the files.
+  let unstaged = false;
   if (!(await git.succeeds(['diff', '--cached', '--quiet']))) {
     if (await git.succeeds(['rev-parse', '--verify', '--quiet', 'HEAD'])) {
       await git.run(['reset', '--quiet']);
+      unstaged = true;
       repairs.push({ kind: 'unstaged', detail: 'changes staged by a process that did not commit them' });
     }
   }
   // Killed inside a checkout (a fast-forward or rebase onto origin/main): files of the remote's commit are
   // in the working tree while HEAD and the index are not. They are the remote's, not this clone's work:
   // put HEAD's version back, or they would be committed as our own change (and, on the laptop, files in
-  // Approved/ would look like the owner's moves).
-  if (indexWasLocked) {
+  // Approved/ would look like the owner's moves). Killed after git wrote the new index but before it moved
+  // HEAD, the same files show as staged instead of behind a stale lock.
+  if (indexWasLocked || unstaged) {
     for (const path of await undoHalfCheckout(git, root)) {
       repairs.push({ kind: 'half_checkout', detail: path });
     }
