@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseMarkdown } from '../../core/frontmatter.js';
 import { stableMessageId } from '../../executor/email.js';
 import { git, smtpEnv, smtpServer, testKey, world } from '../executor/helpers.js';
+import { cloudEnv } from '../helpers/cli.js';
 import { isAncestor, itemText, refUpdates } from '../helpers/vaults.js';
 import { gitDaemon, median, prng, sleep, startKillable } from './kill-helpers.js';
 
@@ -69,18 +70,7 @@ type Pass = {
 const ids = Array.from({ length: ITEMS }, (_, i) => `EMAIL_KILL${String(i).padStart(2, '0')}`);
 
 function operatorEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (
-      !k.startsWith('SMTP_') &&
-      !k.startsWith('FTE_') &&
-      !k.startsWith('IMAP_') &&
-      k !== 'ANTHROPIC_API_KEY'
-    ) {
-      env[k] = v;
-    }
-  }
-  return { ...env, FTE_LOG_LEVEL: 'warn' };
+  return { ...cloudEnv(), FTE_LOG_LEVEL: 'warn' };
 }
 
 async function markdownIn(dir: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { git, runCli, smtpEnv, smtpServer, testKey, world } from '../executor/helpers.js';
-import { startFte } from '../helpers/cli.js';
+import { cloudEnv, startFte } from '../helpers/cli.js';
 import { itemText } from '../helpers/vaults.js';
 
 const TOKEN = 'sidecar-token-0123456789abcdef';
@@ -12,18 +12,7 @@ const TOKEN = 'sidecar-token-0123456789abcdef';
 async function operatorEnvWithoutGit(): Promise<NodeJS.ProcessEnv> {
   const bin = await mkdtemp(join(tmpdir(), 'fte-nogit-'));
   await symlink(process.execPath, join(bin, 'node'));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (
-      !k.startsWith('SMTP_') &&
-      !k.startsWith('FTE_') &&
-      !k.startsWith('IMAP_') &&
-      k !== 'ANTHROPIC_API_KEY'
-    ) {
-      env[k] = v;
-    }
-  }
-  return { ...env, PATH: bin, FTE_VAULT_TOKEN: TOKEN, FTE_LOG_LEVEL: 'warn' };
+  return { ...cloudEnv(), PATH: bin, FTE_VAULT_TOKEN: TOKEN, FTE_LOG_LEVEL: 'warn' };
 }
 
 describe('the operator and a git-sync sidecar in two processes on one clone', () => {

@@ -31,3 +31,13 @@ export function startFte(
 export function runFte(args: string[], env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<Run> {
   return startFte(args, env, timeoutMs).done;
 }
+
+/** The test's environment without fte, mail or model settings: what a cloud process starts from. */
+export function cloudEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    const own = k.startsWith('SMTP_') || k.startsWith('FTE_') || k.startsWith('IMAP_');
+    if (!own && k !== 'ANTHROPIC_API_KEY') env[k] = v;
+  }
+  return env;
+}
