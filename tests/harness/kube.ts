@@ -161,7 +161,7 @@ function trackChild(child: ChildProcess): void {
   child.once('exit', () => liveChildren.delete(child));
 }
 
-function startProcess(bin: string, args: string[], logPath: string): ChildProcess {
+export function startProcess(bin: string, args: string[], logPath: string): ChildProcess {
   const fd = openSync(logPath, 'a');
   try {
     const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env } });
@@ -174,12 +174,12 @@ function startProcess(bin: string, args: string[], logPath: string): ChildProces
   }
 }
 
-function exited(child: ChildProcess): boolean {
+export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL; resolves once the process is gone. */
-async function stopProcess(child: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
+export async function stopProcess(child: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
   if (!child || child.pid === undefined || exited(child)) return;
   const gone = once(child, 'exit').catch(() => undefined);
   try {
@@ -198,7 +198,7 @@ async function stopProcess(child: ChildProcess | undefined, graceMs = 10_000): P
   }
 }
 
-async function tail(path: string, lines = 40): Promise<string> {
+export async function tail(path: string, lines = 40): Promise<string> {
   try {
     const text = await readFile(path, 'utf8');
     return text.trimEnd().split('\n').slice(-lines).join('\n');
@@ -229,7 +229,7 @@ async function freePorts(n: number): Promise<number[]> {
 
 // -------------------------------------------------------------------- certs
 
-function run(
+export function run(
   cmd: string,
   args: string[],
   opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
@@ -268,13 +268,16 @@ function run(
   });
 }
 
-async function openssl(dir: string, args: string[]): Promise<void> {
+export async function openssl(dir: string, args: string[]): Promise<void> {
   const r = await run('openssl', args, { cwd: dir, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
 }
 
-/** CA, serving cert for 127.0.0.1/localhost/kubernetes.default…, and the service-account key pair. */
-async function generateCerts(pki: string): Promise<void> {
+/**
+ * CA, serving cert for 127.0.0.1/localhost/kubernetes.default… (plus `extraSans`, e.g. `IP:10.201.0.1`),
+ * and the service-account key pair.
+ */
+export async function generateCerts(pki: string, extraSans: string[] = []): Promise<void> {
   await mkdir(pki, { recursive: true });
   // CA (EC P-256: fast to generate, accepted everywhere).
   await openssl(pki, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key']);
@@ -314,7 +317,7 @@ async function generateCerts(pki: string): Promise<void> {
       'basicConstraints=critical,CA:FALSE',
       'keyUsage=critical,digitalSignature,keyEncipherment',
       'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+      `subjectAltName=${['IP:127.0.0.1', 'IP:10.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...extraSans].join(',')}`,
       '',
     ].join('\n'),
   );
@@ -348,7 +351,7 @@ interface HttpResult {
   body: string;
 }
 
-function httpGet(
+export function httpGet(
   url: string,
   opts: { ca?: string; token?: string; timeoutMs?: number } = {},
 ): Promise<HttpResult> {
@@ -376,7 +379,7 @@ function httpGet(
 }
 
 /** Polls `probe` until it returns true; fails early when `child` exits. */
-async function waitFor(
+export async function waitFor(
   what: string,
   child: ChildProcess,
   logPath: string,
@@ -409,7 +412,7 @@ async function waitFor(
 
 // ---------------------------------------------------------------- kubeconfig
 
-function kubeconfigYaml(server: string, caCert: string, user: string, token: string): string {
+export function kubeconfigYaml(server: string, caCert: string, user: string, token: string): string {
   const ca = Buffer.from(caCert).toString('base64');
   // JSON is valid YAML and needs no quoting rules.
   return `${JSON.stringify(
@@ -445,7 +448,7 @@ function csvField(s: string): string {
   return s;
 }
 
-function tokenLine(token: string, user: string, uid: string, groups: string[]): string {
+export function tokenLine(token: string, user: string, uid: string, groups: string[]): string {
   return `${token},${csvField(user)},${csvField(uid)},${csvField(groups.join(','))}\n`;
 }
 
