@@ -1,19 +1,88 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cgroupMounts, type NodeCluster, startNodeCluster } from '../harness/cluster.js';
+import { run } from '../harness/kube.js';
 
-describe('a real node', () => {
-  let cluster: NodeCluster;
-  beforeAll(async () => {
-    cluster = await startNodeCluster();
-  }, 300_000);
+/**
+ * The test node itself: it runs pods pulled from its own registry, and stopping it leaves no process,
+ * mount, network namespace, cgroup, iptables rule or file behind, so the suite can run again at once.
+ */
+
+const PAUSE = (cluster: NodeCluster) => `${cluster.registry}/fte-test/pause:1`;
+
+/** Host iptables rules without counters (kube-proxy and CNI must never touch the host's tables). */
+async function hostIptables(): Promise<string> {
+  const r = await run('iptables-save', []);
+  if (r.code !== 0) throw new Error(`iptables-save failed: ${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
+    .join('\n');
+}
+
+async function topLevelCgroups(): Promise<string[]> {
+  const out: string[] = [];
+  for (const mount of await cgroupMounts()) {
+    for (const e of await readdir(mount, { withFileTypes: true }))
+      if (e.isDirectory()) out.push(join(mount, e.name));
+  }
+  return out.sort();
+}
+
+/** Everything of `cluster` still on this machine, as readable lines; empty when it is all gone. */
+async function leftovers(cluster: NodeCluster): Promise<string[]> {
+  const found: string[] = [];
+  if (existsSync(`/run/netns/${cluster.netns}`)) found.push(`network namespace ${cluster.netns}`);
+  if (existsSync(cluster.dir)) found.push(`directory ${cluster.dir}`);
+  for (const mount of await cgroupMounts()) {
+    if (existsSync(join(mount, cluster.cgroupRoot!)))
+      found.push(`cgroup ${join(mount, cluster.cgroupRoot!)}`);
+  }
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    if (cmdline.includes(cluster.dir) || cmdline.includes(cluster.netns!))
+      found.push(`process ${pid}: ${cmdline}`);
+    const mounts = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+    for (const line of mounts.split('\n'))
+      if (line.includes(cluster.dir)) found.push(`mount in ${pid}: ${line}`);
+  }
+  return found;
+}
+
+describe('the test node', () => {
+  const started: NodeCluster[] = [];
   afterAll(async () => {
-    await cluster?.stop();
+    for (const c of started) await c.stop();
   }, 120_000);
 
-  it('runs a pod', async () => {
-    console.log('ready in', cluster.readyMs);
-    await cluster.ok(['run', 'p1', `--image=${cluster.registry}/fte-test/pause:1`, '--restart=Never']);
-    await cluster.ok(['wait', '--for=condition=Ready', 'pod/p1', '--timeout=120s']);
-    expect(await cluster.ok(['get', 'pod', 'p1', '-o', 'jsonpath={.status.phase}'])).toBe('Running');
-  }, 200_000);
+  it('runs pods from its registry; stops without a trace; starts again right after', async () => {
+    const iptablesBefore = await hostIptables();
+    const cgroupsBefore = await topLevelCgroups();
+    for (const round of [1, 2]) {
+      const cluster = await startNodeCluster();
+      started.push(cluster);
+      expect(cluster.netns).toMatch(/^fte-/);
+      const name = `pause-${round}`;
+      await cluster.ok(['run', name, `--image=${PAUSE(cluster)}`, '--restart=Never']);
+      await cluster.ok(['wait', '--for=condition=Ready', `pod/${name}`, '--timeout=120s']);
+      const pod = JSON.parse(await cluster.ok(['get', 'pod', name, '-o', 'json']));
+      expect(pod.status.phase).toBe('Running');
+      expect(pod.status.podIP).toMatch(/^10\.244\.0\./);
+      // The image was pulled from the node's registry, not imported behind the kubelet's back.
+      expect(pod.status.containerStatuses[0].imageID).toContain(`${cluster.registry}/fte-test/pause@sha256:`);
+      expect(pod.spec.containers[0].imagePullPolicy).not.toBe('Never');
+      // Only this namespace's addresses: the node and its pods are unreachable from the host.
+      const fromHost = await run('curl', ['-sS', '-m', '2', `https://${cluster.nodeAddress}:6443/readyz`]);
+      expect(fromHost.code).not.toBe(0);
+
+      await cluster.stop();
+      expect(await leftovers(cluster)).toEqual([]);
+    }
+    expect(await hostIptables()).toBe(iptablesBefore);
+    expect(await topLevelCgroups()).toEqual(cgroupsBefore);
+  }, 600_000);
 });

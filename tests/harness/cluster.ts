@@ -55,6 +55,8 @@ export interface NodeCluster {
   kubeconfigPath: string;
   /** Work directory (logs of every component). */
   dir: string;
+  /** The cgroup subtree the pods run in (`/fte-<id>`); undefined for an external cluster. */
+  cgroupRoot: string | undefined;
   /** How long the start took until the node was Ready (ms). */
   readyMs: number;
   /** Runs a command inside the cluster's network namespace. */
@@ -110,6 +112,7 @@ function externalCluster(kubeconfigPath: string): NodeCluster {
     exec(KUBECTL, ['--kubeconfig', kubeconfigPath, ...args], { timeoutMs: 120_000, ...o });
   return {
     netns: undefined,
+    cgroupRoot: undefined,
     nodeAddress,
     registry,
     kubeconfigPath,
@@ -183,7 +186,9 @@ async function startLocalNode(startTimeoutMs: number): Promise<NodeCluster> {
     const registryProcess = launch('registry', '/usr/bin/docker-registry', ['serve', files.registryConfig]);
     const apiserver = launch('kube-apiserver', tools.kubeApiServer, apiServerArgs(dir, server));
     await waitFor('kube-apiserver', apiserver, join(dir, 'kube-apiserver.log'), startTimeoutMs, async () => {
-      const r = await exec('curl', ['-fsS', '--cacert', files.caPath, `${server}/readyz`], { timeoutMs: 5_000 });
+      const r = await exec('curl', ['-fsS', '--cacert', files.caPath, `${server}/readyz`], {
+        timeoutMs: 5_000,
+      });
       return r.code === 0 && r.stdout.trim() === 'ok';
     });
     await waitFor('registry', registryProcess, join(dir, 'registry.log'), startTimeoutMs, async () => {
@@ -261,13 +266,20 @@ async function startLocalNode(startTimeoutMs: number): Promise<NodeCluster> {
       return r.stdout.trim() === 'True';
     });
     // Pods need the namespace's default service account, which the controller-manager creates.
-    await waitFor('service account default/default', kubelet, join(dir, 'kubelet.log'), startTimeoutMs, async () => {
-      return (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0;
-    });
+    await waitFor(
+      'service account default/default',
+      kubelet,
+      join(dir, 'kubelet.log'),
+      startTimeoutMs,
+      async () => {
+        return (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0;
+      },
+    );
     const readyMs = Date.now() - started;
 
     return {
       netns,
+      cgroupRoot,
       nodeAddress: NODE_ADDRESS,
       registry,
       kubeconfigPath,
@@ -311,7 +323,12 @@ function nodeTools(): NodeTools {
     }
     return path;
   };
-  for (const bin of ['/usr/bin/containerd', '/usr/sbin/runc', '/usr/bin/docker-registry', '/usr/bin/skopeo']) {
+  for (const bin of [
+    '/usr/bin/containerd',
+    '/usr/sbin/runc',
+    '/usr/bin/docker-registry',
+    '/usr/bin/skopeo',
+  ]) {
     if (!existsSync(bin) && !existsSync(bin.replace('/usr/sbin/', '/usr/bin/'))) {
       throw new Error(`${bin} is missing: run scripts/test-setup.sh (Debian packages of the test node)`);
     }
@@ -319,7 +336,8 @@ function nodeTools(): NodeTools {
   if (!existsSync('/usr/lib/cni/bridge')) {
     throw new Error('/usr/lib/cni/bridge is missing: apt-get install containernetworking-plugins');
   }
-  if (process.getuid?.() !== 0) throw new Error('the test node needs root (network namespaces, mounts, cgroups)');
+  if (process.getuid?.() !== 0)
+    throw new Error('the test node needs root (network namespaces, mounts, cgroups)');
   return {
     etcd,
     kubeApiServer,
@@ -438,7 +456,10 @@ async function writeNodeFiles(dir: string, o: { cgroupRoot: string }): Promise<N
   } as const;
   const tokens = {} as NodeFiles['tokens'];
   let tokenFile = '';
-  for (const [key, who] of Object.entries(identities) as [keyof typeof identities, (typeof identities)['admin']][]) {
+  for (const [key, who] of Object.entries(identities) as [
+    keyof typeof identities,
+    (typeof identities)['admin'],
+  ][]) {
     tokens[key] = randomBytes(24).toString('hex');
     tokenFile += tokenLine(tokens[key], who.user, who.user, [...who.groups]);
   }
@@ -523,7 +544,11 @@ async function writeNodeFiles(dir: string, o: { cgroupRoot: string }): Promise<N
       cgroupRoot: o.cgroupRoot,
       failSwapOn: false,
       containerRuntimeEndpoint: `unix://${containerdSocket}`,
-      authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: caPath } },
+      authentication: {
+        anonymous: { enabled: false },
+        webhook: { enabled: false },
+        x509: { clientCAFile: caPath },
+      },
       authorization: { mode: 'AlwaysAllow' },
       evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
       imageGCHighThresholdPercent: 100,
@@ -676,7 +701,7 @@ async function teardown(o: { netns: string; cgroupRoot: string; dir: string; chi
 }
 
 /** The cgroup v1 hierarchies (or the v2 root) that can hold our subtree. */
-async function cgroupMounts(): Promise<string[]> {
+export async function cgroupMounts(): Promise<string[]> {
   const base = '/sys/fs/cgroup';
   if (existsSync(join(base, 'cgroup.controllers'))) return [base];
   const names = await readdir(base).catch(() => [] as string[]);

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeCluster } from '../harness/cluster.js';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+export interface GitServer {
+  /** `http://<node address>:<port>`; repositories at `/<name>.git`. */
+  url: string;
+  /** The `Authorization: Basic …` header line git sends (http.extraHeader). */
+  authorizationHeader: string;
+}
+
+/**
+ * Serves every bare repository under `projectRoot` over smart HTTP with Basic auth on the node's address
+ * (tests/harness/git-http-server.mjs inside the cluster's network namespace); stops with the cluster.
+ */
+export async function gitServer(cluster: NodeCluster, projectRoot: string, port = 8080): Promise<GitServer> {
+  const password = randomBytes(12).toString('hex');
+  const passwordFile = join(projectRoot, '..', 'git-password');
+  await writeFile(passwordFile, password, { mode: 0o600 });
+  const log = join(projectRoot, '..', 'git-http.log');
+  const child = cluster.spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'tests', 'harness', 'git-http-server.mjs'),
+      cluster.nodeAddress,
+      String(port),
+      projectRoot,
+      'fte',
+      passwordFile,
+    ],
+    log,
+  );
+  for (let i = 0; !(await readFile(log, 'utf8').catch(() => '')).includes('listening'); i++) {
+    if (child.exitCode !== null || i > 100) {
+      throw new Error(`git http server did not start: ${await readFile(log, 'utf8').catch(() => '')}`);
+    }
+    await sleep(100);
+  }
+  const basic = Buffer.from(`fte:${password}`).toString('base64');
+  return {
+    url: `http://${cluster.nodeAddress}:${port}`,
+    authorizationHeader: `Authorization: Basic ${basic}`,
+  };
+}
