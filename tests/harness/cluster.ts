@@ -23,6 +23,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,6 @@ import {
   openssl,
   readKubeTools,
   run,
-  stopProcess,
   tail,
   tokenLine,
   waitFor,
@@ -684,13 +684,14 @@ async function pushPauseImage(
 // ------------------------------------------------------------------ teardown
 
 async function teardown(o: { netns: string; cgroupRoot: string; dir: string; children: ChildProcess[] }) {
-  // kubelet first, or it restarts what the next steps kill.
+  // The node is disposable: no component gets a graceful stop. kubelet first, or it restarts what the next
+  // steps kill.
   const kubelet = o.children.find((c) => c.spawnargs.some((a) => a.includes('kubelet.yaml')));
-  await stopProcess(kubelet, 5_000);
+  await kill(kubelet);
   // Every container (pods have their own network namespaces, but they all sit in our cgroup subtree).
   await killCgroupTree(o.cgroupRoot);
   // Then everything in the node's network namespace: control plane, containerd and its shims, servers.
-  for (const child of o.children) await stopProcess(child, 5_000);
+  for (const child of o.children) await kill(child);
   await killNetnsProcesses(o.netns);
   await removeCgroupTree(o.cgroupRoot);
   const del = await run('ip', ['netns', 'del', o.netns], { timeoutMs: 10_000 });
@@ -698,6 +699,13 @@ async function teardown(o: { netns: string; cgroupRoot: string; dir: string; chi
     throw new Error(`ip netns del ${o.netns} failed: ${del.stderr.trim()}`);
   }
   await rm(o.dir, { recursive: true, force: true });
+}
+
+async function kill(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.pid === undefined || exited(child)) return;
+  const gone = once(child, 'exit');
+  child.kill('SIGKILL');
+  await gone;
 }
 
 /** The cgroup v1 hierarchies (or the v2 root) that can hold our subtree. */
