@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeCluster } from '../harness/cluster.js';
+import { run } from '../harness/kube.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -45,4 +46,28 @@ export async function gitServer(cluster: NodeCluster, projectRoot: string, port 
     url: `http://${cluster.nodeAddress}:${port}`,
     authorizationHeader: `Authorization: Basic ${basic}`,
   };
+}
+
+/**
+ * Builds the fte image (amd64 + arm64, layers cached) with scripts/build-image.sh outside the node, then
+ * pushes the manifest list to the node's registry as `name` (from inside its network namespace), as a
+ * release would reach a real cluster. Returns the reference pods use.
+ */
+export async function pushFteImage(cluster: NodeCluster, name: string): Promise<string> {
+  const built = await run('bash', [join(REPO_ROOT, 'scripts', 'build-image.sh'), '--tag', 'cluster-test'], {
+    timeoutMs: 1_800_000,
+  });
+  if (built.code !== 0) throw new Error(`scripts/build-image.sh failed (${built.code}):\n${built.stderr}`);
+  const storage = /^storage (.+)$/m.exec(built.stdout)?.[1]?.split(' ');
+  const manifest = /^manifest (\S+)$/m.exec(built.stdout)?.[1];
+  if (!storage || !manifest)
+    throw new Error(`scripts/build-image.sh printed no storage/manifest:\n${built.stdout}`);
+  const target = `${cluster.registry}/${name}`;
+  const pushed = await cluster.exec(
+    'buildah',
+    [...storage, 'manifest', 'push', '--all', '--tls-verify=false', manifest, `docker://${target}`],
+    { timeoutMs: 600_000 },
+  );
+  if (pushed.code !== 0) throw new Error(`pushing ${manifest} to ${target} failed: ${pushed.stderr}`);
+  return target;
 }
