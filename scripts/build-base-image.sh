@@ -19,14 +19,14 @@ die() {
 }
 
 [[ $(id -u) == 0 ]] || die "run as root (mmdebstrap and buildah need it here)"
-for tool in mmdebstrap buildah npm node tar; do
+for tool in mmdebstrap buildah npm node tar dpkg; do
   command -v "$tool" >/dev/null || die "$tool not found; apt-get install -y mmdebstrap buildah qemu-user-static binfmt-support (node/npm from nodejs.org)"
 done
 
 SUITE=bookworm
 NODE_VERSION=${FTE_NODE_VERSION:-$(node -p process.versions.node)}
 NPM_VERSION=${FTE_NPM_VERSION:-$(npm --version)}
-RECIPE=2 # bump when the mmdebstrap options below change, so cached tars and images are rebuilt
+RECIPE=3 # bump when the mmdebstrap options below change, so cached tars and images are rebuilt
 KEY="${SUITE}.${RECIPE}-node${NODE_VERSION}-npm${NPM_VERSION}"
 CACHE=${FTE_TOOLS_CACHE:-$HOME/.cache/fte-tools}/images
 STORAGE=(--root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay)
@@ -59,7 +59,8 @@ enable_binfmt() {
 # Debian root filesystem as a tar. Left out to stay under 250 MB per architecture: docs, man pages, locales,
 # and, removed after installation (usrmerge needs them while installing), the full perl library (the git
 # commands fte runs are built in; perl-base, which dpkg and debconf need, stays), iconv's charset modules
-# (git and fte write UTF-8 only) and git's server-side programs (daemon, http-backend, shell, scalar).
+# (git and fte write UTF-8 only) and git's server-side and dumb-http programs (daemon, http-backend, shell,
+# scalar, http-fetch/push).
 debian_tar() {
   local arch=$1
   local tar="$CACHE/debian-$SUITE.$RECIPE-$arch.tar"
@@ -76,7 +77,8 @@ debian_tar() {
       --dpkgopt='path-exclude=/usr/share/info/*' \
       --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
       --customize-hook='rm -rf "$1"/usr/share/perl/* "$1"/usr/lib/*-linux-gnu/perl/* "$1"/usr/lib/*-linux-gnu/gconv/*' \
-      --customize-hook='cd "$1"/usr/lib/git-core && rm -f git-daemon git-http-backend git-http-push git-imap-send git-shell scalar' \
+      --customize-hook='rm -f "$1"/usr/lib/*-linux-gnu/libperl.so* "$1"/var/cache/debconf/*-old' \
+      --customize-hook='cd "$1"/usr/lib/git-core && rm -f git-daemon git-http-backend git-http-fetch git-http-push git-imap-send git-shell scalar' \
       --customize-hook='rm -rf "$1"/usr/bin/git-shell "$1"/usr/bin/scalar "$1"/usr/share/gitweb' \
       "$SUITE" "$tar.partial" >&2 || die "mmdebstrap failed for $arch"
     mv "$tar.partial" "$tar"
@@ -95,6 +97,14 @@ npm_package() {
     tar -xzf "$dir"/*.tgz -C "$dir" && rm -f "$dir"/*.tgz
   fi
   printf '%s\n' "$dir/package"
+}
+
+# The official node binary carries debug symbols (~14 MB); the image does not need them.
+strip_tool_for() {
+  case $1 in
+  amd64) echo x86_64-linux-gnu-strip ;;
+  arm64) echo aarch64-linux-gnu-strip ;;
+  esac
 }
 
 node_package_for() {
@@ -118,10 +128,16 @@ build_arch() {
   tar=$(debian_tar "$arch")
   node=$(npm_package "$(node_package_for "$arch")" "$NODE_VERSION")
   [[ -x $node/bin/node ]] || die "$node/bin/node missing from the $(node_package_for "$arch") package"
+  local strip
+  strip=$(strip_tool_for "$arch")
+  command -v "$strip" >/dev/null ||
+    die "$strip not found: apt-get install -y binutils-$(sed 's/-strip$//; s/_/-/g' <<<"$strip")"
+  [[ -x $node/bin/node.stripped ]] || "$strip" -o "$node/bin/node.stripped" "$node/bin/node" ||
+    die "$strip failed on $node/bin/node"
   say "$arch: importing $base"
   ctr=$(buildah "${STORAGE[@]}" from --arch "$arch" scratch)
   buildah "${STORAGE[@]}" add "$ctr" "$tar" / >/dev/null
-  buildah "${STORAGE[@]}" add --chmod 0755 "$ctr" "$node/bin/node" /usr/local/bin/node >/dev/null
+  buildah "${STORAGE[@]}" add --chmod 0755 "$ctr" "$node/bin/node.stripped" /usr/local/bin/node >/dev/null
   buildah "${STORAGE[@]}" config --os linux --arch "$arch" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd '["node"]' --label "org.opencontainers.image.description=Debian $SUITE, git, ssh, Node.js $NODE_VERSION" \

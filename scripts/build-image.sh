@@ -54,13 +54,20 @@ while read -r arch base build; do
 done < <(bash "$REPO/scripts/build-base-image.sh" "${wanted[@]}")
 [[ -n ${BUILD[$HOST_ARCH]:-} ]] || die "no build image for $HOST_ARCH"
 
+# `npm ci` in the build stage must trust what this machine's npm trusts (e.g. a TLS-inspecting proxy's CA).
+CA_FILE=${FTE_BUILD_CA_FILE:-${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}}
+SECRETS=()
+if [[ -n $CA_FILE && $CA_FILE != null && -f $CA_FILE ]]; then
+  SECRETS=(--secret "id=npm_ca,src=$CA_FILE")
+fi
+
 step=0
 for arch in "${ARCHES[@]}"; do
   step=$((step + 1))
   say "step 2/4: building localhost/fte:$TAG-$arch (${step}/${#ARCHES[@]}; from ${BASE[$arch]})"
   start=$(date +%s)
   buildah "${STORAGE[@]}" bud --layers --network=host --quiet \
-    --platform "linux/$arch" \
+    --platform "linux/$arch" "${SECRETS[@]}" \
     --build-arg "BUILD_IMAGE=${BUILD[$HOST_ARCH]}" \
     --build-arg "BASE_IMAGE=${BASE[$arch]}" \
     -f "$REPO/Dockerfile" -t "localhost/fte:$TAG-$arch" "$REPO" >/dev/null ||

@@ -61,7 +61,7 @@ describe('fte image (buildah build, amd64 + arm64)', () => {
   const buildah = (...args: string[]) => ok('buildah', [...storage, ...args]);
 
   async function config(ref: string): Promise<ImageConfig> {
-    return JSON.parse(await buildah('inspect', '--type', 'image', '--format', '{{json .OCIv1.Config}}', ref));
+    return JSON.parse(await buildah('inspect', '--type', 'image', ref)).OCIv1.config;
   }
 
   /** A working container of the image, mounted; its root becomes a runc bundle's read-only rootfs. */
