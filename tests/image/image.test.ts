@@ -72,7 +72,12 @@ describe('fte image (buildah build, amd64 + arm64)', () => {
   }
 
   /** An OCI bundle from `runc spec`: read-only root, a tmpfs on /tmp, the image's env and the given user. */
-  async function bundle(rootfs: string, image: ImageConfig, user: { uid: number; gid: number }, args: string[]) {
+  async function bundle(
+    rootfs: string,
+    image: ImageConfig,
+    user: { uid: number; gid: number },
+    args: string[],
+  ) {
     const dir = await mkdtemp(join(work, 'bundle-'));
     await ok('runc', ['spec', '--bundle', dir]);
     const spec = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
@@ -167,7 +172,15 @@ describe('fte image (buildah build, amd64 + arm64)', () => {
     containers.push(container);
     const arch = await buildah('run', '--network', 'none', container, '--', 'node', '-p', 'process.arch');
     expect(arch.trim()).toBe('arm64');
-    const printed = await buildah('run', '--network', 'none', container, '--', ...image.Entrypoint!, '--version');
+    const printed = await buildah(
+      'run',
+      '--network',
+      'none',
+      container,
+      '--',
+      ...image.Entrypoint!,
+      '--version',
+    );
     expect(printed.trim()).toBe(version);
   });
 
@@ -176,7 +189,8 @@ describe('fte image (buildah build, amd64 + arm64)', () => {
     const image = await config(ref);
     const rootfs = await mounted(ref);
 
-    const help = await runc(await bundle(rootfs, image, userOf(image), [...image.Entrypoint!, '--help'])).done;
+    const help = await runc(await bundle(rootfs, image, userOf(image), [...image.Entrypoint!, '--help']))
+      .done;
     expect(help.stderr).toBe('');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: fte');
