@@ -66,7 +66,9 @@ describe('fte image (buildah build, amd64 + arm64)', () => {
 
   /** A working container of the image, mounted; its root becomes a runc bundle's read-only rootfs. */
   async function mounted(ref: string): Promise<string> {
-    const container = (await buildah('from', '--quiet', '--pull-never', ref)).trim();
+    const container = (
+      await buildah('from', '--quiet', '--pull=never', '--platform', 'linux/amd64', ref)
+    ).trim();
     containers.push(container);
     return (await buildah('mount', container)).trim();
   }
@@ -165,76 +167,93 @@ describe('fte image (buildah build, amd64 + arm64)', () => {
     }
   });
 
-  it('prints its version in the arm64 image (under qemu)', async () => {
-    const ref = images.get('arm64')!.ref;
-    const image = await config(ref);
-    const container = (await buildah('from', '--quiet', '--pull-never', ref)).trim();
-    containers.push(container);
-    const arch = await buildah('run', '--network', 'none', container, '--', 'node', '-p', 'process.arch');
-    expect(arch.trim()).toBe('arm64');
-    const printed = await buildah(
-      'run',
-      '--network',
-      'none',
-      container,
-      '--',
-      ...image.Entrypoint!,
-      '--version',
-    );
-    expect(printed.trim()).toBe(version);
-  });
+  it(
+    'prints its version in the arm64 image (under qemu)',
+    async () => {
+      const ref = images.get('arm64')!.ref;
+      const image = await config(ref);
+      const container = (
+        await buildah('from', '--quiet', '--pull=never', '--platform', 'linux/arm64', ref)
+      ).trim();
+      containers.push(container);
+      const arch = await buildah('run', '--network', 'none', container, '--', 'node', '-p', 'process.arch');
+      expect(arch.trim()).toBe('arm64');
+      const printed = await buildah(
+        'run',
+        '--network',
+        'none',
+        container,
+        '--',
+        ...image.Entrypoint!,
+        '--version',
+      );
+      expect(printed.trim()).toBe(version);
+    },
+    5 * 60_000,
+  );
 
-  it('runs `fte --help` in the amd64 image as UID 10001 on a read-only root filesystem', async () => {
-    const ref = images.get('amd64')!.ref;
-    const image = await config(ref);
-    const rootfs = await mounted(ref);
+  it(
+    'runs `fte --help` in the amd64 image as UID 10001 on a read-only root filesystem',
+    async () => {
+      const ref = images.get('amd64')!.ref;
+      const image = await config(ref);
+      const rootfs = await mounted(ref);
 
-    const help = await runc(await bundle(rootfs, image, userOf(image), [...image.Entrypoint!, '--help']))
-      .done;
-    expect(help.stderr).toBe('');
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain('Usage: fte');
+      const help = await runc(await bundle(rootfs, image, userOf(image), [...image.Entrypoint!, '--help']))
+        .done;
+      expect(help.stderr).toBe('');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('Usage: fte');
 
-    const who = await runc(await bundle(rootfs, image, userOf(image), ['id', '-u'])).done;
-    expect(who.stdout.trim()).toBe('10001');
+      const who = await runc(await bundle(rootfs, image, userOf(image), ['id', '-u'])).done;
+      expect(who.stdout.trim()).toBe('10001');
 
-    // Even root cannot write the root filesystem of this bundle; /tmp (the tmpfs) is writable.
-    const probe = ['sh', '-c', 'touch /tmp/probe && echo tmp-writable; touch /app/probe'];
-    const write = await runc(await bundle(rootfs, image, { uid: 0, gid: 0 }, probe)).done;
-    expect(write.stdout.trim()).toBe('tmp-writable');
-    expect(write.stderr).toContain('Read-only file system');
-    expect(write.code).not.toBe(0);
-  });
+      // Even root cannot write the root filesystem of this bundle; /tmp (the tmpfs) is writable.
+      const probe = ['sh', '-c', 'touch /tmp/probe && echo tmp-writable; touch /app/probe'];
+      const write = await runc(await bundle(rootfs, image, { uid: 0, gid: 0 }, probe)).done;
+      expect(write.stdout.trim()).toBe('tmp-writable');
+      expect(write.stderr).toContain('Read-only file system');
+      expect(write.code).not.toBe(0);
+    },
+    5 * 60_000,
+  );
 
-  it('stops `fte sync` running as PID 1 on SIGTERM with status 0', async () => {
-    const ref = images.get('amd64')!.ref;
-    const image = await config(ref);
-    const rootfs = await mounted(ref);
-    const cli = image.Entrypoint!.join(' ');
-    const script = [
-      'git init --quiet --bare /tmp/remote.git',
-      `${cli} init /tmp/vault --remote /tmp/remote.git --agent cloud`,
-      `exec ${cli} sync --vault /tmp/vault --agent cloud --interval 1`,
-    ].join(' && ');
-    const container = runc(await bundle(rootfs, image, userOf(image), ['sh', '-c', script]));
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const look = (d: Buffer) => {
-        output += d.toString();
-        // `fte sync` logs `<ISO time> synced` after its first cycle (init printed `synced with <remote>`).
-        if (/Z synced\n/.test(output)) resolve();
-      };
-      container.child.stdout?.on('data', look);
-      container.child.stderr?.on('data', look);
-      container.done.then((r) => reject(new Error(`container exited early (${r.code}):\n${output}`)), reject);
-    });
+  it(
+    'stops `fte sync` running as PID 1 on SIGTERM with status 0',
+    async () => {
+      const ref = images.get('amd64')!.ref;
+      const image = await config(ref);
+      const rootfs = await mounted(ref);
+      const cli = image.Entrypoint!.join(' ');
+      const script = [
+        'git init --quiet --bare /tmp/remote.git',
+        `${cli} init /tmp/vault --remote /tmp/remote.git --agent cloud`,
+        `exec ${cli} sync --vault /tmp/vault --agent cloud --interval 1`,
+      ].join(' && ');
+      const container = runc(await bundle(rootfs, image, userOf(image), ['sh', '-c', script]));
+      let output = '';
+      await new Promise<void>((resolve, reject) => {
+        const look = (d: Buffer) => {
+          output += d.toString();
+          // `fte sync` logs `<ISO time> synced` after its first cycle (init printed `synced with <remote>`).
+          if (/Z synced\n/.test(output)) resolve();
+        };
+        container.child.stdout?.on('data', look);
+        container.child.stderr?.on('data', look);
+        container.done.then(
+          (r) => reject(new Error(`container exited early (${r.code}):\n${output}`)),
+          reject,
+        );
+      });
 
-    const pid1 = await ok('runc', ['--root', runcRoot(), 'exec', container.id, 'cat', '/proc/1/comm']);
-    expect(pid1.trim()).toBe('node');
+      const pid1 = await ok('runc', ['--root', runcRoot(), 'exec', container.id, 'cat', '/proc/1/comm']);
+      expect(pid1.trim()).toBe('node');
 
-    await ok('runc', ['--root', runcRoot(), 'kill', container.id, 'TERM']);
-    const stopped = await container.done;
-    expect(stopped.stderr).not.toContain('Error');
-    expect(stopped.code).toBe(0);
-  });
+      await ok('runc', ['--root', runcRoot(), 'kill', container.id, 'TERM']);
+      const stopped = await container.done;
+      expect(stopped.stderr).not.toContain('Error');
+      expect(stopped.code).toBe(0);
+    },
+    5 * 60_000,
+  );
 });
