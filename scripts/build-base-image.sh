@@ -145,14 +145,14 @@ build_arch() {
   buildah "${STORAGE[@]}" commit --quiet --rm "$ctr" "$base" >/dev/null
   # The node binary must run in its own root filesystem (shared libraries present), checked under qemu too.
   local ran
-  ran=$(buildah "${STORAGE[@]}" run "$(buildah "${STORAGE[@]}" from --quiet "$base")" -- node -p 'process.arch' 2>&1) ||
+  ran=$(buildah "${STORAGE[@]}" run "$(buildah "${STORAGE[@]}" from --quiet --arch "$arch" "$base")" -- node -p 'process.arch' 2>&1) ||
     die "$arch: node does not run in $base: $ran"
   buildah "${STORAGE[@]}" rm --all >/dev/null
   say "$arch: node runs in the base (process.arch=$ran)"
 
   npmdir=$(npm_package npm "$NPM_VERSION")
   say "$arch: importing $build"
-  ctr=$(buildah "${STORAGE[@]}" from --quiet "$base")
+  ctr=$(buildah "${STORAGE[@]}" from --quiet --arch "$arch" "$base")
   buildah "${STORAGE[@]}" add "$ctr" "$npmdir" /usr/local/lib/node_modules/npm >/dev/null
   buildah "${STORAGE[@]}" run "$ctr" -- sh -c \
     'ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx'
