@@ -2,18 +2,23 @@
 SHELL := /bin/bash
 NODE_MAJOR_MIN := 20
 
-.PHONY: all deps build demo test test-unit lint bench clean check-node
+.PHONY: all deps build demo test test-unit lint bench clean check-node base-image image
 
 all: build
 
 check-node:
 	@node -e 'const [maj,min]=process.versions.node.split(".").map(Number); if (maj<20||(maj===20&&min<19)) { console.error("fte needs Node.js >= 20.19, found "+process.versions.node); process.exit(1) }'
 
-# `npm install` rather than `npm ci`: the registry reachable here lacks biome's binaries for other platforms
-# (darwin, win32, musl), which the lock lists as optional; npm ci refuses that, npm install skips them and
-# otherwise installs exactly the locked versions.
+# A fresh clone gets `npm ci`: exactly the lock, or a loud failure when package.json and the lock disagree.
+# An existing node_modules gets `npm install` (it may be a symlink several worktrees share; `npm ci` would
+# delete it under them), which installs the locked versions. Either way a step that rewrote package.json or
+# the lock fails the build: commit a complete lock (`npm install` then commit package-lock.json) instead.
 node_modules/.package-lock.json: package-lock.json package.json
-	npm install --no-audit --no-fund
+	@before=$$(cat package.json package-lock.json | sha256sum); \
+	if [ -e node_modules ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi || exit 1; \
+	if [ "$$before" != "$$(cat package.json package-lock.json | sha256sum)" ]; then \
+	  echo "make: npm rewrote package.json or package-lock.json (git diff shows how); the committed lock is incomplete or stale: run npm install and commit package-lock.json" >&2; \
+	  git diff --stat -- package.json package-lock.json >&2; exit 1; fi
 	@touch $@
 
 deps: check-node node_modules/.package-lock.json
@@ -35,6 +40,13 @@ test: build
 
 bench: build
 	node dist/bench/run.js
+
+# The container image (amd64 + arm64) from local Debian + Node.js bases; see docs/image.md.
+base-image:
+	bash scripts/build-base-image.sh
+
+image:
+	bash scripts/build-image.sh
 
 clean:
 	rm -rf dist
