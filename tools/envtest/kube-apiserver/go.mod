@@ -1,7 +1,9 @@
 // Wrapper module that pins the real kube-apiserver for integration tests
-// (envtest-style). Built by scripts/ensure-k8s-tools.sh; never imported by
-// the TypeScript code. k8s.io/kubernetes requires every staging module at
-// v0.0.0, so each one is replaced by the matching published v0.34.x tag.
+// (envtest-style), and the node binaries of the single-node test cluster
+// (kubelet, kube-controller-manager, kube-scheduler, kube-proxy: see tools.go).
+// Built by scripts/ensure-k8s-tools.sh; never imported by the TypeScript code.
+// k8s.io/kubernetes requires every staging module at v0.0.0, so each one is
+// replaced by the matching published v0.34.x tag.
 module fte.local/tools/envtest/kube-apiserver
 
 go 1.24.0
