@@ -76,45 +76,79 @@ cleanup() { local d; for d in "${TMP_DIRS[@]+"${TMP_DIRS[@]}"}"; do rm -rf -- "$
 trap cleanup EXIT
 trap 'die "interrupted"' INT TERM
 
-# build_tool <name> <version> <module dir> <package> <ldflags> <verify command…>
-# Builds into a temp dir inside the cache and renames it into place, so a
+# build_tools <version> <module dir> <ldflags> <tags> <name>=<package>… -- <verify args…>
+# Builds every tool of the group that is not cached yet in ONE `go build`
+# (shared compilation), into a temp dir inside the cache, then verifies each
+# binary with `<binary> <verify args…>` and renames it into place, so a
 # half-built or interrupted build never looks like a cache hit.
-build_tool() {
-  local name="$1" version="$2" moddir="$3" pkg="$4" ldflags="$5"; shift 5
-  local final="$CACHE_DIR/$name-$version"
-  if [[ -x "$final/$name" ]]; then
-    log "cached   $name $version ($final/$name)"
-    return 0
-  fi
-  local hint=""
-  [[ "$name" == kube-apiserver ]] && hint=" (first run takes ~10-15 min)"
-  [[ "$name" == etcd ]] && hint=" (~1-2 min)"
-  [[ "$name" == helm ]] && hint=" (~2-4 min)"
-  log "building $name $version$hint…"
+build_tools() {
+  local version="$1" moddir="$2" ldflags="$3" tags="$4"; shift 4
+  local names=() pkgs=() spec name
+  while [[ $# -gt 0 && "$1" != -- ]]; do
+    spec="$1"; shift
+    name="${spec%%=*}"
+    if [[ -x "$CACHE_DIR/$name-$version/$name" ]]; then
+      log "cached   $name $version ($CACHE_DIR/$name-$version/$name)"
+    else
+      names+=("$name"); pkgs+=("${spec#*=}")
+    fi
+  done
+  [[ "${1-}" == -- ]] && shift
+  [[ ${#names[@]} -gt 0 ]] || return 0
 
-  local tmp src start=$SECONDS
-  tmp="$(mktemp -d "$CACHE_DIR/.tmp.$name-$version.XXXXXX")"
+  local hint=""
+  case "${names[*]}" in
+    kube-apiserver\ kubelet*) hint=" (first run takes ~15-25 min)" ;;
+    kube-apiserver) hint=" (first run takes ~10-15 min)" ;;
+    kubelet*) hint=" (~5-10 min on 2 cores, ~1 min with a warm kube-apiserver build cache)" ;;
+    etcd) hint=" (~1-2 min)" ;;
+    helm) hint=" (~2-4 min)" ;;
+    skaffold) hint=" (first run takes ~10-20 min)" ;;
+  esac
+  log "building ${names[*]} $version$hint…"
+
+  local tmp src start=$SECONDS out
+  tmp="$(mktemp -d "$CACHE_DIR/.tmp.${names[0]}-$version.XXXXXX")"
   TMP_DIRS+=("$tmp")
   src="$tmp/src"
-  mkdir -p "$src" "$tmp/out"
-  cp "$moddir/go.mod" "$moddir/go.sum" "$moddir"/*.go "$src/"
+  mkdir -p "$src" "$tmp/bin"
+  cp "$moddir/go.mod" "$moddir"/*.go "$src/"
+  [[ ! -f "$moddir/go.sum" ]] || cp "$moddir/go.sum" "$src/"
 
-  if ! (cd "$src" && go build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$tmp/out/$name" "$pkg"); then
-    die "building $name $version from $moddir failed (see the go output above)"
+  # One package: name the binary explicitly (etcd's package path ends in /v3);
+  # several: `-o dir/` names each binary after its package path's last element.
+  out="$tmp/bin/"
+  [[ ${#pkgs[@]} -eq 1 ]] && out="$tmp/bin/${names[0]}"
+  if ! (cd "$src" && go build -p "$JOBS" -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "${pkgs[@]}"); then
+    die "building ${names[*]} $version from $moddir failed (see the go output above)"
   fi
-  local out
-  if ! out="$("$tmp/out/$name" "$@" 2>&1)"; then
-    die "$name $version was built but '$name $*' failed: $out"
-  fi
-  rm -rf -- "$src"
-  if ! mv -T -- "$tmp/out" "$final" 2>/dev/null; then
-    # Lost a race with another builder (no flock available): keep theirs.
-    [[ -x "$final/$name" ]] || die "cannot move $name into $final"
-  fi
-  log "built    $name $version in $(( SECONDS - start ))s: $(head -n 1 <<<"$out")"
+  local secs=$(( SECONDS - start )) final
+  for name in "${names[@]}"; do
+    [[ -x "$tmp/bin/$name" ]] || die "go build did not produce $name (from $moddir)"
+    mkdir "$tmp/$name"
+    mv -- "$tmp/bin/$name" "$tmp/$name/$name"
+    if ! out="$("$tmp/$name/$name" "$@" 2>&1)"; then
+      die "$name $version was built but '$name $*' failed: $out"
+    fi
+    final="$CACHE_DIR/$name-$version"
+    if ! mv -T -- "$tmp/$name" "$final" 2>/dev/null; then
+      # Lost a race with another builder (no flock available): keep theirs.
+      [[ -x "$final/$name" ]] || die "cannot move $name into $final"
+    fi
+    log "built    $name $version in ${secs}s$([[ ${#names[@]} -gt 1 ]] && echo " (one go build for ${#names[@]})"): $(head -n 1 <<<"$out")"
+  done
+  rm -rf -- "$tmp"
 }
 
-# ---------------------------------------------------------------- kube-apiserver
+# build_tool <name> <version> <module dir> <package> <ldflags> <verify args…>
+build_tool() {
+  local name="$1" version="$2" moddir="$3" pkg="$4" ldflags="$5"; shift 5
+  build_tools "$version" "$moddir" "$ldflags" "" "$name=$pkg" -- "$@"
+}
+
+# ------------------------------------------- kube-apiserver and the node binaries
+# All five come from the same wrapper module (same k8s.io/kubernetes version);
+# whatever is missing is built in one go build, sharing compilation.
 KUBE_DIR="$ENVTEST_DIR/kube-apiserver"
 KUBE_VERSION="$(module_version "$KUBE_DIR" k8s.io/kubernetes)"
 kube_minor="${KUBE_VERSION#v1.}"; kube_minor="${kube_minor%%.*}"
@@ -125,8 +159,10 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X $p.gitTreeState=clean"
   [[ -n "$kube_date" ]] && kube_ldflags+=" -X $p.buildDate=$kube_date"
 done
-build_tool kube-apiserver "$KUBE_VERSION" "$KUBE_DIR" k8s.io/kubernetes/cmd/kube-apiserver \
-  "$kube_ldflags" --version
+KUBE_BINARIES=(kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy)
+kube_specs=()
+for b in "${KUBE_BINARIES[@]}"; do kube_specs+=("$b=k8s.io/kubernetes/cmd/$b"); done
+build_tools "$KUBE_VERSION" "$KUBE_DIR" "$kube_ldflags" "" "${kube_specs[@]}" -- --version
 
 # -------------------------------------------------------------------------- etcd
 ETCD_DIR="$ENVTEST_DIR/etcd"
@@ -148,18 +184,54 @@ if [[ -n "$helm_k8s_minor" ]]; then
 fi
 build_tool helm "$HELM_VERSION" "$HELM_DIR" helm.sh/helm/v3/cmd/helm "$helm_ldflags" version --short
 
+# ---------------------------------------------------------------------- skaffold
+SKAFFOLD_DIR="$ENVTEST_DIR/skaffold"
+SKAFFOLD_MOD=github.com/GoogleContainerTools/skaffold/v2
+SKAFFOLD_VERSION="$(module_version "$SKAFFOLD_DIR" "$SKAFFOLD_MOD")"
+if [[ ! -x "$CACHE_DIR/skaffold-$SKAFFOLD_VERSION/skaffold" ]]; then
+  # As skaffold's Makefile stamps it: version, the release's commit, its date.
+  sk_info="$(cd "$SKAFFOLD_DIR" && go list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}} {{with .Origin}}{{.Hash}}{{end}}' "$SKAFFOLD_MOD@$SKAFFOLD_VERSION" 2>/dev/null)" || sk_info=""
+  read -r sk_date sk_commit <<<"$sk_info" || true
+  p="$SKAFFOLD_MOD/pkg/skaffold/version"
+  sk_ldflags="-s -w -X $p.version=$SKAFFOLD_VERSION"
+  [[ -n "${sk_date-}" ]] && sk_ldflags+=" -X $p.buildDate=$sk_date"
+  [[ -n "${sk_commit-}" ]] && sk_ldflags+=" -X $p.gitCommit=$sk_commit"
+  # The build tags of skaffold's static Linux release (timetzdata embeds the zoneinfo).
+  build_tools "$SKAFFOLD_VERSION" "$SKAFFOLD_DIR" "$sk_ldflags" "timetzdata osusergo netgo release" \
+    "skaffold=$SKAFFOLD_MOD/cmd/skaffold" -- version
+else
+  log "cached   skaffold $SKAFFOLD_VERSION ($CACHE_DIR/skaffold-$SKAFFOLD_VERSION/skaffold)"
+fi
+
+# ------------------------------------------------------------------------- pause
+# The pod sandbox binary (containerd's sandbox_image is built from it by the
+# cluster harness). No dependencies; keyed by the hash of its sources.
+PAUSE_DIR="$REPO_ROOT/tools/pause"
+PAUSE_VERSION="src-$(cat "$PAUSE_DIR/go.mod" "$PAUSE_DIR"/*.go | sha256sum | cut -c1-12)"
+build_tool pause "$PAUSE_VERSION" "$PAUSE_DIR" . "-s -w -X main.version=$PAUSE_VERSION" --version
+
 # ---------------------------------------------------------------------- env file
 env_tmp="$(mktemp "$CACHE_DIR/.k8s-tools.env.XXXXXX")"
 TMP_DIRS+=("$env_tmp")
-cat >"$env_tmp" <<EOF
-# Written by scripts/ensure-k8s-tools.sh; read by tests/harness/kube.ts.
-KUBE_APISERVER=$CACHE_DIR/kube-apiserver-$KUBE_VERSION/kube-apiserver
-ETCD=$CACHE_DIR/etcd-$ETCD_VERSION/etcd
-HELM=$CACHE_DIR/helm-$HELM_VERSION/helm
-KUBE_APISERVER_VERSION=$KUBE_VERSION
-ETCD_VERSION=$ETCD_VERSION
-HELM_VERSION=$HELM_VERSION
-EOF
+{
+  echo "# Written by scripts/ensure-k8s-tools.sh; read by tests/harness/kube.ts."
+  for b in "${KUBE_BINARIES[@]}"; do
+    v="${b^^}"; v="${v//-/_}"
+    echo "$v=$CACHE_DIR/$b-$KUBE_VERSION/$b"
+  done
+  echo "ETCD=$CACHE_DIR/etcd-$ETCD_VERSION/etcd"
+  echo "HELM=$CACHE_DIR/helm-$HELM_VERSION/helm"
+  echo "SKAFFOLD=$CACHE_DIR/skaffold-$SKAFFOLD_VERSION/skaffold"
+  echo "PAUSE=$CACHE_DIR/pause-$PAUSE_VERSION/pause"
+  # Debian's docker-registry package (scripts/test-setup.sh installs it).
+  if reg="$(command -v docker-registry 2>/dev/null)"; then echo "DOCKER_REGISTRY=$reg"; fi
+  echo "KUBE_APISERVER_VERSION=$KUBE_VERSION"
+  echo "KUBE_VERSION=$KUBE_VERSION"
+  echo "ETCD_VERSION=$ETCD_VERSION"
+  echo "HELM_VERSION=$HELM_VERSION"
+  echo "SKAFFOLD_VERSION=$SKAFFOLD_VERSION"
+  echo "PAUSE_VERSION=$PAUSE_VERSION"
+} >"$env_tmp"
 chmod 644 "$env_tmp"
 mv -f -- "$env_tmp" "$ENV_FILE"
 log "wrote $ENV_FILE"
