@@ -41,6 +41,11 @@ done
 command -v buildah >/dev/null || die "buildah not found: apt-get install -y buildah"
 CACHE=${FTE_TOOLS_CACHE:-$HOME/.cache/fte-tools}/images
 STORAGE=(--root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay)
+# One build at a time per cache (tests build in parallel): concurrent builds on one storage trip over each
+# other's intermediate containers.
+mkdir -p "$CACHE"
+exec 8>"$CACHE/.build.lock"
+flock 8
 HOST_ARCH=$(dpkg --print-architecture)
 MANIFEST="localhost/fte:$TAG"
 

@@ -49,14 +49,18 @@ export async function gitServer(cluster: NodeCluster, projectRoot: string, port 
 }
 
 /**
- * Builds the fte image (amd64 + arm64, layers cached) with scripts/build-image.sh outside the node, then
+ * Builds the fte image for the node (amd64; layers cached) with scripts/build-image.sh outside the node, then
  * pushes the manifest list to the node's registry as `name` (from inside its network namespace), as a
  * release would reach a real cluster. Returns the reference pods use.
  */
 export async function pushFteImage(cluster: NodeCluster, name: string): Promise<string> {
-  const built = await run('bash', [join(REPO_ROOT, 'scripts', 'build-image.sh'), '--tag', 'cluster-test'], {
-    timeoutMs: 1_800_000,
-  });
+  const built = await run(
+    'bash',
+    [join(REPO_ROOT, 'scripts', 'build-image.sh'), '--tag', 'cluster-test', '--arch', 'amd64'],
+    {
+      timeoutMs: 1_800_000,
+    },
+  );
   if (built.code !== 0) throw new Error(`scripts/build-image.sh failed (${built.code}):\n${built.stderr}`);
   const storage = /^storage (.+)$/m.exec(built.stdout)?.[1]?.split(' ');
   const manifest = /^manifest (\S+)$/m.exec(built.stdout)?.[1];

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cgroupMounts, type NodeCluster, startNodeCluster } from '../harness/cluster.js';
+import { cgroupMounts, type NodeCluster, startLocalNode } from '../harness/cluster.js';
 import { run } from '../harness/kube.js';
 
 /**
@@ -65,7 +65,7 @@ describe('the test node', () => {
     const iptablesBefore = await hostIptables();
     const cgroupsBefore = await nodeCgroups();
     for (const round of [1, 2]) {
-      const cluster = await startNodeCluster();
+      const cluster = await startLocalNode();
       started.push(cluster);
       expect(cluster.netns).toMatch(/^fte-/);
       const name = `pause-${round}`;

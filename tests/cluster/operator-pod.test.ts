@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -7,7 +9,7 @@ import { initVault } from '../../core/init.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import type { Task } from '../../operator/task.js';
 import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
-import { git, itemText, tempDir } from '../helpers/vaults.js';
+import { git, itemText } from '../helpers/vaults.js';
 import { eventually } from '../kube/store-contract.js';
 import { gitServer, pushFteImage, REPO_ROOT } from './helpers.js';
 
@@ -33,15 +35,16 @@ const email = (id: string) =>
 
 describe('the fte operator image on a real node', () => {
   let cluster: NodeCluster;
+  let root: string;
   let image: string;
   let owner: { dir: string; repo: VaultRepo };
   let remote: string;
-  const namespace = 'fte';
+  const namespace = `fte-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
     cluster = await startNodeCluster();
     image = await pushFteImage(cluster, 'fte/fte:test');
-    const root = await tempDir('fte-pod-');
+    root = await mkdtemp(join(tmpdir(), 'fte-pod-'));
     await mkdir(join(root, 'git'));
     remote = join(root, 'git', 'vault.git');
     await git(root, 'init', '--quiet', '--bare', '--initial-branch=main', remote);
@@ -70,6 +73,7 @@ describe('the fte operator image on a real node', () => {
 
   afterAll(async () => {
     await cluster?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
   }, 120_000);
 
   async function task(id: string): Promise<Task | undefined> {

@@ -129,7 +129,8 @@ function externalCluster(kubeconfigPath: string): NodeCluster {
 
 // ------------------------------------------------------------------ local node
 
-async function startLocalNode(startTimeoutMs: number): Promise<NodeCluster> {
+/** Starts this harness's own node, whatever FTE_TEST_KUBECONFIG says. */
+export async function startLocalNode(startTimeoutMs = 180_000): Promise<NodeCluster> {
   const tools = nodeTools();
   const id = randomBytes(4).toString('hex');
   const netns = `fte-${id}`;
@@ -384,6 +385,8 @@ function apiServerArgs(dir: string, server: string): string[] {
     `--client-ca-file=${join(pki, 'ca.crt')}`,
     `--kubelet-client-certificate=${join(pki, 'kubelet-client.crt')}`,
     `--kubelet-client-key=${join(pki, 'kubelet-client.key')}`,
+    // The node's name resolves nowhere (no DNS in the namespace, by design): reach kubelets by address.
+    '--kubelet-preferred-address-types=InternalIP',
     `--service-cluster-ip-range=${SERVICE_RANGE}`,
     `--service-account-issuer=${server}`,
     `--service-account-key-file=${join(pki, 'sa.pub')}`,

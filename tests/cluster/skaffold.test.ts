@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initVault } from '../../core/init.js';
+import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
+import { readKubeTools } from '../harness/kube.js';
+import { git } from '../helpers/vaults.js';
+import { eventually } from '../kube/store-contract.js';
+import { gitServer, REPO_ROOT } from './helpers.js';
+
+/**
+ * skaffold.yaml's `local` profile against the test node, as a developer would use it: `skaffold run`
+ * builds the image (scripts/skaffold-build.sh, buildah), pushes it to the node's registry, deploys the
+ * operator and waits until it is Ready; `skaffold delete` takes it all away again.
+ */
+describe('skaffold run -p local', () => {
+  let cluster: NodeCluster;
+  let root: string;
+  let skaffold: string;
+  let home: string;
+  const namespace = `fte-skaffold-${randomBytes(3).toString('hex')}`;
+
+  beforeAll(async () => {
+    skaffold = readKubeTools().env.SKAFFOLD ?? '';
+    if (!skaffold || !existsSync(skaffold))
+      throw new Error('skaffold not built: run scripts/ensure-k8s-tools.sh');
+    cluster = await startNodeCluster();
+    root = await mkdtemp(join(tmpdir(), 'fte-skaffold-'));
+    home = join(root, 'home');
+    await mkdir(home);
+    await mkdir(join(root, 'git'));
+    const remote = join(root, 'git', 'vault.git');
+    await git(root, 'init', '--quiet', '--bare', '--initial-branch=main', remote);
+    await initVault(join(root, 'owner'), { remote, agent: 'local' });
+    const server = await gitServer(cluster, join(root, 'git'));
+    await cluster.ok(['create', 'namespace', namespace]);
+    await cluster.ok([
+      'create',
+      'secret',
+      'generic',
+      'fte-git',
+      '-n',
+      namespace,
+      `--from-literal=remote=${server.url}/vault.git`,
+      `--from-literal=authorization=${server.authorizationHeader}`,
+    ]);
+  }, 600_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  }, 120_000);
+
+  const run = (args: string[]) =>
+    cluster.exec(
+      skaffold,
+      [...args, '-p', 'local', '-n', namespace, '--kubeconfig', cluster.kubeconfigPath],
+      {
+        cwd: REPO_ROOT,
+        timeoutMs: 1_800_000,
+        env: {
+          PATH: process.env.PATH,
+          HOME: home,
+          SKAFFOLD_UPDATE_CHECK: 'false',
+          SKAFFOLD_INTERACTIVE: 'false',
+          SKAFFOLD_DEFAULT_REPO: cluster.registry,
+          FTE_PUSH_TLS_VERIFY: 'false',
+          FTE_TOOLS_CACHE: process.env.FTE_TOOLS_CACHE,
+        },
+      },
+    );
+
+  it('deploys the operator from a freshly built image until it is Ready, and deletes it again', async () => {
+    const deployed = await run(['run', '--tag', 'skaffold-test', '--status-check=true']);
+    expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
+
+    const deployment = JSON.parse(
+      await cluster.ok(['get', 'deployment', 'fte-operator', '-n', namespace, '-o', 'json']),
+    );
+    expect(deployment.status.readyReplicas).toBe(2);
+    const image = deployment.spec.template.spec.containers[0].image as string;
+    // skaffold deployed what it pushed, pinned by digest, from the node's registry.
+    expect(image).toMatch(
+      new RegExp(`^${cluster.registry.replaceAll('.', '\\.')}/fte:skaffold-test@sha256:[0-9a-f]{64}$`),
+    );
+    const lease = JSON.parse(
+      await cluster.ok(['get', 'lease', 'fte-operator', '-n', namespace, '-o', 'json']),
+    );
+    expect(lease.spec.holderIdentity).toMatch(/^fte-operator-/);
+
+    const deleted = await run(['delete']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    await eventually(async () => {
+      const left = await cluster.ok(['get', 'deployments,pods', '-n', namespace, '-o', 'name']);
+      expect(left.trim()).toBe('');
+    }, 120_000);
+    const crd = await cluster.kubectl(['get', 'crd', 'tasks.fte.dev']);
+    expect(crd.code).not.toBe(0);
+  }, 1_800_000);
+});
