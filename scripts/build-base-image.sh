@@ -26,7 +26,7 @@ done
 SUITE=bookworm
 NODE_VERSION=${FTE_NODE_VERSION:-$(node -p process.versions.node)}
 NPM_VERSION=${FTE_NPM_VERSION:-$(npm --version)}
-RECIPE=3 # bump when the mmdebstrap options below change, so cached tars and images are rebuilt
+RECIPE=4 # bump when the mmdebstrap options below change, so cached tars and images are rebuilt
 KEY="${SUITE}.${RECIPE}-node${NODE_VERSION}-npm${NPM_VERSION}"
 CACHE=${FTE_TOOLS_CACHE:-$HOME/.cache/fte-tools}/images
 STORAGE=(--root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay)
@@ -59,8 +59,9 @@ enable_binfmt() {
 # Debian root filesystem as a tar. Left out to stay under 250 MB per architecture: docs, man pages, locales,
 # and, removed after installation (usrmerge needs them while installing), the full perl library (the git
 # commands fte runs are built in; perl-base, which dpkg and debconf need, stays), iconv's charset modules
-# (git and fte write UTF-8 only) and git's server-side and dumb-http programs (daemon, http-backend, shell,
-# scalar, http-fetch/push).
+# (git and fte write UTF-8 only), git's server-side and dumb-http programs (daemon, http-backend, shell,
+# scalar, http-fetch/push) and gettext helper, ssh's agent and hardware-key helpers (ssh-keysign is setuid),
+# the leap-second time zones; git-core/git, a second copy of /usr/bin/git, becomes a link to it.
 debian_tar() {
   local arch=$1
   local tar="$CACHE/debian-$SUITE.$RECIPE-$arch.tar"
@@ -78,7 +79,10 @@ debian_tar() {
       --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
       --customize-hook='rm -rf "$1"/usr/share/perl/* "$1"/usr/lib/*-linux-gnu/perl/* "$1"/usr/lib/*-linux-gnu/gconv/*' \
       --customize-hook='rm -f "$1"/usr/lib/*-linux-gnu/libperl.so* "$1"/var/cache/debconf/*-old' \
-      --customize-hook='cd "$1"/usr/lib/git-core && rm -f git-daemon git-http-backend git-http-fetch git-http-push git-imap-send git-shell scalar' \
+      --customize-hook='cd "$1"/usr/lib/git-core && rm -f git-daemon git-http-backend git-http-fetch git-http-push git-imap-send git-shell scalar git-sh-i18n--envsubst' \
+      --customize-hook='ln -sf ../../bin/git "$1"/usr/lib/git-core/git' \
+      --customize-hook='cd "$1"/usr/lib/openssh && rm -f ssh-keysign ssh-pkcs11-helper ssh-sk-helper' \
+      --customize-hook='rm -rf "$1"/usr/bin/ssh-agent "$1"/usr/bin/ssh-add "$1"/usr/share/zoneinfo/right' \
       --customize-hook='rm -rf "$1"/usr/bin/git-shell "$1"/usr/bin/scalar "$1"/usr/share/gitweb' \
       "$SUITE" "$tar.partial" >&2 || die "mmdebstrap failed for $arch"
     mv "$tar.partial" "$tar"

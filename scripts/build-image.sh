@@ -58,6 +58,9 @@ while read -r arch base build; do
   BUILD[$arch]=$build
 done < <(bash "$REPO/scripts/build-base-image.sh" "${wanted[@]}")
 [[ -n ${BUILD[$HOST_ARCH]:-} ]] || die "no build image for $HOST_ARCH"
+# The build stage is named by image ID: buildah 1.28 looks a name up for the target platform and, not finding
+# an arm64 build image, tries to pull it; an ID is used as is, so stage 1 runs natively for every target.
+BUILD_ID=$(buildah "${STORAGE[@]}" inspect --type image --format '{{.FromImageID}}' "${BUILD[$HOST_ARCH]}")
 
 # `npm ci` in the build stage must trust what this machine's npm trusts (e.g. a TLS-inspecting proxy's CA).
 CA_FILE=${FTE_BUILD_CA_FILE:-${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}}
@@ -73,7 +76,7 @@ for arch in "${ARCHES[@]}"; do
   start=$(date +%s)
   buildah "${STORAGE[@]}" bud --layers --network=host --quiet \
     --platform "linux/$arch" "${SECRETS[@]}" \
-    --build-arg "BUILD_IMAGE=${BUILD[$HOST_ARCH]}" \
+    --build-arg "BUILD_IMAGE=$BUILD_ID" \
     --build-arg "BASE_IMAGE=${BASE[$arch]}" \
     -f "$REPO/Dockerfile" -t "localhost/fte:$TAG-$arch" "$REPO" >/dev/null ||
     die "buildah bud failed for $arch"
