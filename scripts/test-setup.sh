@@ -5,7 +5,9 @@
 #   - Dovecot and Postfix (real IMAP/LMTP/SMTP servers on loopback)
 #   - the single-node Kubernetes cluster's Debian packages: containerd, runc, the CNI plugins
 #     (/usr/lib/cni), iptables (kube-proxy), buildah + skopeo + mmdebstrap (images),
-#     qemu-user-static + binfmt-support + arch-test (arm64 images), docker-registry (the Docker
+#     qemu-user-static + binfmt-support + arch-test + binutils-aarch64-linux-gnu (arm64 images; the
+#     cross strip keeps Node.js's debug symbols out of them), curl + iproute2 (the node's
+#     network namespace and its probes), docker-registry (the Docker
 #     distribution registry v2.8, /usr/bin/docker-registry, run by the harness on loopback)
 #   - kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, etcd, helm,
 #     skaffold and the pause binary, built from Go modules and cached by version
@@ -22,15 +24,15 @@ die() { echo "test-setup: ERROR: $*" >&2; exit 1; }
 # fuse-overlayfs and uidmap: buildah's storage helpers, installed with the rest where this was
 # verified (apt-get --no-install-recommends).
 PACKAGES=(
-  git openssl
+  git openssl curl iproute2
   containerd runc containernetworking-plugins iptables
   buildah skopeo mmdebstrap fuse-overlayfs uidmap
-  qemu-user-static binfmt-support arch-test
+  qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu
   docker-registry
 )
 declare -A BINARY=(
   [fuse-overlayfs]=fuse-overlayfs [uidmap]=newuidmap
-  [git]=git [openssl]=openssl
+  [git]=git [openssl]=openssl [curl]=curl [iproute2]=ip [binutils-aarch64-linux-gnu]=aarch64-linux-gnu-strip
   [containerd]=containerd [runc]=runc [containernetworking-plugins]=/usr/lib/cni/bridge
   [iptables]=iptables [buildah]=buildah [skopeo]=skopeo [mmdebstrap]=mmdebstrap
   [qemu-user-static]=qemu-aarch64-static [binfmt-support]=update-binfmts [arch-test]=arch-test
@@ -50,7 +52,7 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   if ! have "${BINARY[$pkg]}"; then
     missing+=("$pkg")
-  elif [[ "$pkg" != git && "$pkg" != openssl ]] && command -v dpkg-query >/dev/null 2>&1 && [[ -z "${INSTALLED[$pkg]-}" ]]; then
+  elif [[ "$pkg" != git && "$pkg" != openssl && "$pkg" != curl && "$pkg" != iproute2 ]] && command -v dpkg-query >/dev/null 2>&1 && [[ -z "${INSTALLED[$pkg]-}" ]]; then
     missing+=("$pkg")
   fi
 done

@@ -48,17 +48,24 @@ export async function gitServer(cluster: NodeCluster, projectRoot: string, port 
   };
 }
 
+export interface BuiltImage {
+  /** buildah's storage flags (`--root … --runroot …`). */
+  storage: string[];
+  /** The manifest list in that storage, e.g. `localhost/fte:cluster-test`. */
+  manifest: string;
+}
+
 /**
- * Builds the fte image for the node (amd64; layers cached) with scripts/build-image.sh outside the node, then
- * pushes the manifest list to the node's registry as `name` (from inside its network namespace), as a
- * release would reach a real cluster. Returns the reference pods use.
+ * Builds the fte image for the node (amd64; layers cached) with scripts/build-image.sh, outside the node:
+ * the first build needs the package registries, which the node's namespace cannot reach. A later build of
+ * the same sources inside it (skaffold's) is all cache hits.
  */
-export async function pushFteImage(cluster: NodeCluster, name: string): Promise<string> {
+export async function buildFteImage(tag = 'cluster-test'): Promise<BuiltImage> {
   const built = await run(
     'bash',
-    [join(REPO_ROOT, 'scripts', 'build-image.sh'), '--tag', 'cluster-test', '--arch', 'amd64'],
+    [join(REPO_ROOT, 'scripts', 'build-image.sh'), '--tag', tag, '--arch', 'amd64'],
     {
-      timeoutMs: 1_800_000,
+      timeoutMs: 2_400_000,
     },
   );
   if (built.code !== 0) throw new Error(`scripts/build-image.sh failed (${built.code}):\n${built.stderr}`);
@@ -66,6 +73,12 @@ export async function pushFteImage(cluster: NodeCluster, name: string): Promise<
   const manifest = /^manifest (\S+)$/m.exec(built.stdout)?.[1];
   if (!storage || !manifest)
     throw new Error(`scripts/build-image.sh printed no storage/manifest:\n${built.stdout}`);
+  return { storage, manifest };
+}
+
+/** Builds the image and pushes it to the node's registry as `name`, as a release reaches a real cluster. */
+export async function pushFteImage(cluster: NodeCluster, name: string): Promise<string> {
+  const { storage, manifest } = await buildFteImage();
   const target = `${cluster.registry}/${name}`;
   const pushed = await cluster.exec(
     'buildah',

@@ -9,7 +9,7 @@ import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
 import { readKubeTools } from '../harness/kube.js';
 import { git } from '../helpers/vaults.js';
 import { eventually } from '../kube/store-contract.js';
-import { gitServer, REPO_ROOT } from './helpers.js';
+import { buildFteImage, gitServer, REPO_ROOT } from './helpers.js';
 
 /**
  * skaffold.yaml's `local` profile against the test node, as a developer would use it: `skaffold run`
@@ -27,6 +27,8 @@ describe('skaffold run -p local', () => {
     skaffold = readKubeTools().env.SKAFFOLD ?? '';
     if (!skaffold || !existsSync(skaffold))
       throw new Error('skaffold not built: run scripts/ensure-k8s-tools.sh');
+    // skaffold builds inside the node's namespace, which reaches no package registry: warm the layers here.
+    await buildFteImage('skaffold');
     cluster = await startNodeCluster();
     root = await mkdtemp(join(tmpdir(), 'fte-skaffold-'));
     home = join(root, 'home');
