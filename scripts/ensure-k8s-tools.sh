@@ -26,11 +26,12 @@
 #     KUBE_CONTROLLER_MANAGER=, KUBE_SCHEDULER=, KUBE_PROXY=, ETCD=, HELM=, SKAFFOLD=, PAUSE=,
 #     DOCKER_REGISTRY= when Debian's docker-registry is installed, and *_VERSION=)
 # Times measured on 2 busy cores (Go 1.26): the five Kubernetes binaries from an
-# empty build cache ~16 min (one go build; ~3 GB build cache), the four node
-# binaries alone ~1 min once kube-apiserver's build cache is warm, etcd ~1-2 min,
-# helm ~2-4 min, skaffold ~10 min (~2 GB more module and build caches); a cold
-# machine needs ~30-40 min and ~7 GB of Go module/build caches in all. A warm run
-# (everything cached) takes well under a second.
+# empty build cache ~16 min (one go build; 0.6 GB of modules, 2.9 GB of build
+# cache), the four node binaries alone ~1 min once kube-apiserver's build cache
+# is warm, etcd ~1-2 min, helm ~2-4 min, skaffold ~10 min (2.3 GB of modules,
+# ~2 GB of build cache); a cold machine needs ~30-40 min and ~8 GB of Go
+# module/build caches in all. A warm run (everything cached) takes well under a
+# second.
 #
 # Environment:
 #   FTE_TOOLS_CACHE    cache directory (default: $HOME/.cache/fte-tools)
