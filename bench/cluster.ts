@@ -1,10 +1,16 @@
-import { type NodeCluster, startNodeCluster } from '../tests/harness/cluster.js';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initVault } from '../core/init.js';
+import { type NodeCluster, startLocalNode } from '../tests/harness/cluster.js';
+import { buildFteImage, gitServer, skaffold } from '../tests/harness/cluster-apps.js';
+import { run } from '../tests/harness/kube.js';
 import { ms, printTable, progress, type Row, timed } from './report.js';
 
 /**
  * The test node (tests/harness/cluster.ts): from nothing to a Ready node, the first pod Running (its
- * image pulled from the node's registry), a later pod, and a clean stop. Run with warm caches (the
- * binaries of scripts/ensure-k8s-tools.sh); needs root, like the tests.
+ * image pulled from the node's registry), a later pod, a clean stop; then `skaffold run -p local` from a
+ * warm image cache to the operator Ready. Needs root and the caches of scripts/test-setup.sh, like the tests.
  */
 
 async function podRunning(cluster: NodeCluster, name: string): Promise<void> {
@@ -16,7 +22,7 @@ const rows: Row[] = [];
 const runs = Number(process.env.FTE_BENCH_CLUSTER_RUNS ?? 3);
 for (let i = 1; i <= runs; i++) {
   progress(`cluster: start ${i}/${runs}`);
-  const [cluster, startMs] = await timed(() => startNodeCluster());
+  const [cluster, startMs] = await timed(() => startLocalNode());
   try {
     const [, firstMs] = await timed(() => podRunning(cluster, 'first'));
     const [, laterMs] = await timed(() => podRunning(cluster, 'later'));
@@ -34,6 +40,43 @@ for (let i = 1; i <= runs; i++) {
   } finally {
     await cluster.stop();
   }
+}
+
+progress('skaffold: warming the image layers');
+await buildFteImage('skaffold');
+const root = await mkdtemp(join(tmpdir(), 'fte-bench-skaffold-'));
+const cluster = await startLocalNode();
+try {
+  const home = join(root, 'home');
+  await mkdir(join(root, 'git'), { recursive: true });
+  await mkdir(home);
+  const remote = join(root, 'git', 'vault.git');
+  const init = await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
+  if (init.code !== 0) throw new Error(init.stderr);
+  await initVault(join(root, 'owner'), { remote, agent: 'local' });
+  const server = await gitServer(cluster, join(root, 'git'));
+  await cluster.ok(['create', 'namespace', 'bench']);
+  await cluster.ok([
+    'create',
+    'secret',
+    'generic',
+    'fte-git',
+    '-n',
+    'bench',
+    `--from-literal=remote=${server.url}/vault.git`,
+    `--from-literal=authorization=${server.authorizationHeader}`,
+  ]);
+  progress('skaffold: run -p local');
+  const [deployed, runMs] = await timed(() =>
+    skaffold(cluster, ['run', '--tag', 'bench', '--status-check=true'], 'bench', home),
+  );
+  if (deployed.code !== 0) throw new Error(`skaffold run failed:\n${deployed.stderr}`);
+  rows.push({ what: 'skaffold run -p local (warm layers) to operator Ready', result: ms(runMs) });
+  const [, deleteMs] = await timed(() => skaffold(cluster, ['delete'], 'bench', home));
+  rows.push({ what: 'skaffold delete', result: ms(deleteMs) });
+} finally {
+  await cluster.stop();
+  await rm(root, { recursive: true, force: true });
 }
 printTable(
   'Test node (etcd, API server, controller-manager, scheduler, containerd, kubelet, kube-proxy, registry)',

@@ -6,7 +6,17 @@ import { fileURLToPath } from 'node:url';
  * `make bench`: every benchmark in its own process (so memory numbers are not mixed), one table each.
  * `node dist/bench/run.js core executor` runs only those.
  */
-const ALL = ['core', 'secret-guard', 'vault-port', 'operator', 'executor', 'mail', 'kube', 'image', 'cluster'];
+const ALL = [
+  'core',
+  'secret-guard',
+  'vault-port',
+  'operator',
+  'executor',
+  'mail',
+  'kube',
+  'image',
+  'cluster',
+];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = 0;
 for (const name of chosen) {

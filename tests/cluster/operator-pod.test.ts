@@ -9,9 +9,9 @@ import { initVault } from '../../core/init.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import type { Task } from '../../operator/task.js';
 import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
+import { gitServer, pushFteImage, REPO_ROOT } from '../harness/cluster-apps.js';
 import { git, itemText } from '../helpers/vaults.js';
 import { eventually } from '../kube/store-contract.js';
-import { gitServer, pushFteImage, REPO_ROOT } from './helpers.js';
 
 /**
  * The `fte` image on a real node: `fte operator --store kube` in pods of deploy/operator.yaml, with the

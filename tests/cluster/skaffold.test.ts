@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initVault } from '../../core/init.js';
 import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
-import { readKubeTools } from '../harness/kube.js';
+import { buildFteImage, gitServer, skaffold } from '../harness/cluster-apps.js';
 import { git } from '../helpers/vaults.js';
 import { eventually } from '../kube/store-contract.js';
-import { buildFteImage, gitServer, REPO_ROOT } from './helpers.js';
 
 /**
  * skaffold.yaml's `local` profile against the test node, as a developer would use it: `skaffold run`
@@ -19,14 +17,10 @@ import { buildFteImage, gitServer, REPO_ROOT } from './helpers.js';
 describe('skaffold run -p local', () => {
   let cluster: NodeCluster;
   let root: string;
-  let skaffold: string;
   let home: string;
   const namespace = `fte-skaffold-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    skaffold = readKubeTools().env.SKAFFOLD ?? '';
-    if (!skaffold || !existsSync(skaffold))
-      throw new Error('skaffold not built: run scripts/ensure-k8s-tools.sh');
     // skaffold builds inside the node's namespace, which reaches no package registry: warm the layers here.
     await buildFteImage('skaffold');
     cluster = await startNodeCluster();
@@ -56,24 +50,7 @@ describe('skaffold run -p local', () => {
     if (root) await rm(root, { recursive: true, force: true });
   }, 120_000);
 
-  const run = (args: string[]) =>
-    cluster.exec(
-      skaffold,
-      [...args, '-p', 'local', '-n', namespace, '--kubeconfig', cluster.kubeconfigPath],
-      {
-        cwd: REPO_ROOT,
-        timeoutMs: 1_800_000,
-        env: {
-          PATH: process.env.PATH,
-          HOME: home,
-          SKAFFOLD_UPDATE_CHECK: 'false',
-          SKAFFOLD_INTERACTIVE: 'false',
-          SKAFFOLD_DEFAULT_REPO: cluster.registry,
-          FTE_PUSH_TLS_VERIFY: 'false',
-          FTE_TOOLS_CACHE: process.env.FTE_TOOLS_CACHE,
-        },
-      },
-    );
+  const run = (args: string[]) => skaffold(cluster, args, namespace, home);
 
   it('deploys the operator from a freshly built image until it is Ready, and deletes it again', async () => {
     const deployed = await run(['run', '--tag', 'skaffold-test', '--status-check=true']);

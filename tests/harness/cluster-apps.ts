@@ -1,11 +1,25 @@
+/**
+ * What the tests and benchmarks put on the test node (tests/harness/cluster.ts): a git server the pods
+ * clone from, the fte image in the node's registry, and skaffold runs.
+ */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodeCluster } from '../harness/cluster.js';
-import { run } from '../harness/kube.js';
+import type { NodeCluster } from './cluster.js';
+import { readKubeTools, run } from './kube.js';
 
-export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+/** The checkout: found upwards from this file, whether it runs from tests/harness or compiled in dist/. */
+export const REPO_ROOT = findRepoRoot(import.meta.dirname);
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'Dockerfile'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no fte checkout above ${from}`);
+  }
+}
 
 export interface GitServer {
   /** `http://<node address>:<port>`; repositories at `/<name>.git`. */
@@ -87,4 +101,31 @@ export async function pushFteImage(cluster: NodeCluster, name: string): Promise<
   );
   if (pushed.code !== 0) throw new Error(`pushing ${manifest} to ${target} failed: ${pushed.stderr}`);
   return target;
+}
+
+/**
+ * Runs the cached skaffold (scripts/ensure-k8s-tools.sh) inside the node's namespace on skaffold.yaml's
+ * `local` profile, with a HOME of its own, in `namespace`.
+ */
+export function skaffold(cluster: NodeCluster, args: string[], namespace: string, home: string) {
+  const bin = readKubeTools().env.SKAFFOLD ?? '';
+  if (!bin || !existsSync(bin)) throw new Error('skaffold not built: run scripts/ensure-k8s-tools.sh');
+  return cluster.exec(
+    bin,
+    [...args, '-p', 'local', '-n', namespace, '--kubeconfig', cluster.kubeconfigPath],
+    {
+      cwd: REPO_ROOT,
+      timeoutMs: 1_800_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        SKAFFOLD_UPDATE_CHECK: 'false',
+        SKAFFOLD_INTERACTIVE: 'false',
+        SKAFFOLD_DEFAULT_REPO: cluster.registry,
+        FTE_PUSH_TLS_VERIFY: 'false',
+        // The image cache stays the one the tests warm outside the node (skaffold's HOME is another).
+        FTE_TOOLS_CACHE: process.env.FTE_TOOLS_CACHE || join(homedir(), '.cache', 'fte-tools'),
+      },
+    },
+  );
 }
