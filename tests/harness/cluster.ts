@@ -33,7 +33,6 @@ import {
   type CommandResult,
   exited,
   generateCerts,
-  httpGet,
   KUBECTL,
   kubeconfigYaml,
   openssl,
@@ -804,7 +803,7 @@ async function killNetnsProcesses(netns: string): Promise<void> {
 function startLogged(cmd: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): ChildProcess {
   const fd = openSync(logPath, 'a');
   try {
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: env ?? process.env, detached: false });
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: env ?? process.env });
     child.on('error', () => {});
     return child;
   } finally {
@@ -826,5 +825,3 @@ async function componentLogs(dir: string): Promise<string> {
   for (const name of names) parts.push(`--- ${name}\n${await tail(join(dir, name), 15)}`);
   return parts.join('\n');
 }
-
-export { exited, httpGet };

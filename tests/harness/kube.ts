@@ -161,7 +161,7 @@ function trackChild(child: ChildProcess): void {
   child.once('exit', () => liveChildren.delete(child));
 }
 
-export function startProcess(bin: string, args: string[], logPath: string): ChildProcess {
+function startProcess(bin: string, args: string[], logPath: string): ChildProcess {
   const fd = openSync(logPath, 'a');
   try {
     const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env } });
@@ -179,7 +179,7 @@ export function exited(child: ChildProcess): boolean {
 }
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL; resolves once the process is gone. */
-export async function stopProcess(child: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
+async function stopProcess(child: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
   if (!child || child.pid === undefined || exited(child)) return;
   const gone = once(child, 'exit').catch(() => undefined);
   try {
@@ -351,7 +351,7 @@ interface HttpResult {
   body: string;
 }
 
-export function httpGet(
+function httpGet(
   url: string,
   opts: { ca?: string; token?: string; timeoutMs?: number } = {},
 ): Promise<HttpResult> {
