@@ -73,6 +73,18 @@ program
     '--serve <[host:]port>',
     'also serve the vault port on loopback (the git-sync sidecar; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN)',
   )
+  .option(
+    '--vault-resource <name>',
+    "write each cycle's outcome to this Vault resource's status and take the interval (live) and agent from its spec",
+  )
+  .option(
+    '--kubeconfig <file>',
+    'with --vault-resource: kubeconfig to use (else $KUBECONFIG, in-cluster, ~/.kube/config)',
+  )
+  .option(
+    '--namespace <ns>',
+    "with --vault-resource: the Vault's namespace (else $POD_NAMESPACE or the context's)",
+  )
   .action(async (opts) => (await import('./commands/sync.js')).run(opts));
 
 program
@@ -96,11 +108,11 @@ program
   )
   .option(
     '--kubeconfig <file>',
-    'with --store kube: kubeconfig to use (else $KUBECONFIG, in-cluster, ~/.kube/config)',
+    'with --store kube or --vault-resource: kubeconfig to use (else $KUBECONFIG, in-cluster, ~/.kube/config)',
   )
   .option(
     '--namespace <ns>',
-    "with --store kube: namespace of the Tasks (else $POD_NAMESPACE or the context's)",
+    "with --store kube or --vault-resource: namespace of the Tasks and the Vault (else $POD_NAMESPACE or the context's)",
   )
   .option('--once', 'sync, mirror, reconcile until no runnable work is left, sync, exit')
   .option(
@@ -111,6 +123,10 @@ program
   .option(
     '--vault-port <url>',
     'apply every change through the git-sync sidecar at this loopback URL (fte sync --serve) instead of running git; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN',
+  )
+  .option(
+    '--vault-resource <name>',
+    'take the agent, enabled domains and drafter settings from this Vault resource (domains and drafter follow kubectl edit live); uses --kubeconfig and --namespace',
   )
   .addHelpText(
     'after',

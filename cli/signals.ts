@@ -1,10 +1,11 @@
 /**
  * Runs `step` every `intervalMs` until SIGTERM or SIGINT; a step in flight always finishes before it returns.
+ * `intervalMs` may be a function, asked before each wait (a setting that changes while running).
  * `subscribeWake` may call its argument to run the next step early (e.g. right after a local change); it
  * returns an unsubscribe function.
  */
 export async function untilStopped(
-  intervalMs: number,
+  intervalMs: number | (() => number),
   step: () => Promise<void>,
   options: { onStop?: () => void; subscribeWake?: (wake: () => void) => () => void } = {},
 ): Promise<void> {
@@ -30,7 +31,7 @@ export async function untilStopped(
         continue;
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalMs);
+        const timer = setTimeout(resolve, typeof intervalMs === 'function' ? intervalMs() : intervalMs);
         wake = () => {
           clearTimeout(timer);
           resolve();

@@ -52,6 +52,10 @@ export type SyncReport = {
   historyRewritten?: { from: string; to: string; replayed: number };
   /** Symbolic links the pull brought, taken out of the vault (one commit and audit record each). */
   quarantinedLinks?: string[];
+  /** The clone's HEAD when the cycle ended. */
+  head?: string;
+  /** `origin/main` as last fetched when the cycle ended (a refused tip included); absent before any fetch. */
+  remoteHead?: string;
 };
 
 export type ClaimOutcome =
@@ -202,7 +206,15 @@ export class VaultRepo {
   }
 
   sync(): Promise<SyncReport> {
-    return this.exclusive(() => this.syncUnlocked());
+    return this.exclusive(async () => {
+      const report = await this.syncUnlocked();
+      // Two ref reads (loose files, no git process in the common case), for the Vault resource's status.
+      return {
+        ...report,
+        head: await this.headCommit(),
+        remoteHead: await this.readRef(`refs/remotes/${REMOTE_REF}`),
+      };
+    });
   }
 
   /** Claim-by-move: `Needs_Action/<d>/<id>.md` → `In_Progress/<agent>/<id>.md`, committed, and pushed if a remote exists. */

@@ -27,6 +27,12 @@ export type DecideContext = {
   agent: string;
   now: Date;
   handlers: ReadonlyMap<string, ItemValidator>;
+  /**
+   * The domains the operator may work on (the Vault resource's `spec.domains`, ADR 0008); undefined means
+   * every domain it has a handler for. An item of another domain is left alone: not claimed, triaged,
+   * drafted or quarantined. Approvals already requested still expire.
+   */
+  enabledDomains?: ReadonlySet<string>;
 };
 
 /** One idempotent step on the vault; a pass takes at most one. */
@@ -172,6 +178,15 @@ export function decide(task: Task, state: VaultState, context: DecideContext): D
   const inProgress = item.file.phase === 'InProgress';
   if (inProgress && owner !== context.agent) {
     return { ...base, waiting: { reason: 'NotOurs', message: `claimed by ${owner}` } };
+  }
+  if (context.enabledDomains && !context.enabledDomains.has(domain)) {
+    return {
+      ...base,
+      waiting: {
+        reason: 'DomainDisabled',
+        message: `the ${domain} domain is not enabled in the Vault resource; left alone`,
+      },
+    };
   }
   if (!handler) {
     return {

@@ -41,6 +41,11 @@ export type OperatorOptions = {
   handlers?: DomainHandler[];
   /** Where step events go (Kubernetes Events with `--store kube`); none by default. */
   events?: EventRecorder;
+  /**
+   * The domains to work on, asked on every reconcile (the Vault resource's `spec.domains`); undefined:
+   * every domain with a handler. After a change, `controller.enqueueAll()` lets waiting tasks see it.
+   */
+  enabledDomains?: () => ReadonlySet<string> | undefined;
 };
 
 export type OnceReport = {
@@ -120,6 +125,7 @@ export class Operator {
       mirror: this.mirror,
       onCommitted: () => this.kickSync(),
       events: options.events,
+      enabledDomains: options.enabledDomains,
     });
     this.controller = new Controller({
       store: this.store,

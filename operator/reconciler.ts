@@ -59,6 +59,8 @@ export type TaskReconcilerOptions = {
   onCommitted?: () => void;
   /** One event per step (claimed, drafted, approval requested, expired, failed), for `kubectl describe task`. */
   events?: EventRecorder;
+  /** The domains enabled right now (asked on every pass); undefined: every domain with a handler. */
+  enabledDomains?: () => ReadonlySet<string> | undefined;
 };
 
 /** What a step did, for the status and the queue. */
@@ -102,7 +104,12 @@ export class TaskReconciler implements Reconciler {
     const log = this.options.logger.child({ task: id });
     const read = () => this.readState(id);
     const state = await (this.options.readLock ? this.options.readLock(read) : read());
-    const decision = decide(task, state, { agent: this.agent, now: this.clock(), handlers: this.handlers });
+    const decision = decide(task, state, {
+      agent: this.agent,
+      now: this.clock(),
+      handlers: this.handlers,
+      enabledDomains: this.options.enabledDomains?.(),
+    });
     if (!decision.step) {
       await this.writeStatus(task, decision);
       if (decision.requeueAfterMs === undefined) return {};

@@ -7,10 +7,13 @@ import { MemoryTaskStore } from '../../operator/controller/memory-store.js';
 import { sendCredentialsIn } from '../../operator/credentials.js';
 import { ClaudeDrafter } from '../../operator/drafters/claude.js';
 import type { Drafter } from '../../operator/drafters/drafter.js';
+import { LiveDrafter } from '../../operator/drafters/live.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { type OnceReport, Operator } from '../../operator/operator.js';
+import type { DrafterSettings } from '../../operator/vault-resource.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
 import { CliError, EXIT } from '../errors.js';
+import type { OperatorVaultSettings } from '../operator-vault-resource.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
 import { operatorPort } from '../vault-port.js';
 
@@ -26,14 +29,17 @@ export type OperatorCliOptions = {
   port?: string;
   interval: string;
   vaultPort?: string;
+  vaultResource?: string;
 };
 
-function drafterFrom(env: OperatorEnv): Drafter {
+/** The drafter from the environment, with the Vault resource's `spec.drafter` (when given) on top. */
+function drafterFrom(env: OperatorEnv, settings?: DrafterSettings): Drafter {
   if (!env.ANTHROPIC_API_KEY) return new TemplateDrafter();
   return new ClaudeDrafter({
     apiKey: env.ANTHROPIC_API_KEY,
     baseURL: env.ANTHROPIC_BASE_URL,
-    model: env.FTE_CLAUDE_MODEL,
+    model: settings?.model ?? env.FTE_CLAUDE_MODEL,
+    maxTokens: settings?.maxTokens,
     maxRetries: env.FTE_CLAUDE_MAX_RETRIES,
     priceOverride: env.FTE_CLAUDE_PRICE,
   });
@@ -61,6 +67,30 @@ async function kubeModeFor(opts: OperatorCliOptions, logger: Logger): Promise<Ku
     const { KubeApiError } = await import('../../operator/controller/kube/api-errors.js');
     if (error instanceof KubeApiError) throw new CliError(error.message, EXIT.error);
     throw error;
+  }
+}
+
+/** `--vault-resource`: the Vault must be readable at start; what to do is in the message. */
+async function vaultSettingsFor(
+  opts: OperatorCliOptions,
+  name: string,
+  logger: Logger,
+): Promise<OperatorVaultSettings> {
+  const { operatorVaultSettings } = await import('../operator-vault-resource.js');
+  try {
+    return await operatorVaultSettings({
+      name,
+      kubeconfig: opts.kubeconfig,
+      namespace: opts.namespace,
+      env: process.env,
+      logger,
+    });
+  } catch (error) {
+    const { KubeApiError } = await import('../../operator/controller/kube/api-errors.js');
+    if (!(error instanceof KubeApiError)) throw error;
+    const code = error.failure?.code;
+    const config = code === 404 || code === 401 || code === 403;
+    throw new CliError(`--vault-resource: ${error.message}`, config ? EXIT.config : EXIT.error);
   }
 }
 
@@ -100,7 +130,12 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
   const everyMs = intervalMs(opts.interval);
   const port = portFrom(opts.port, opts.once ?? false);
   const kind = storeKind(opts.store, opts.once ?? false, process.env);
-  const logger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
+  const baseLogger = createLogger({ level: env.FTE_LOG_LEVEL, agent: opts.agent });
+  const settings = opts.vaultResource
+    ? await vaultSettingsFor(opts, opts.vaultResource, baseLogger)
+    : undefined;
+  const agent = settings?.agent ?? opts.agent;
+  const logger = agent === opts.agent ? baseLogger : createLogger({ level: env.FTE_LOG_LEVEL, agent });
   // Watchers from the environment (the IMAP inbox when IMAP_HOST is set); wrong settings stop us here
   // (an ImapConfigError, exit 78).
   const watchers = await watchersFromEnv(process.env, logger);
@@ -109,15 +144,18 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     ? (await import('../../operator/controller/kube/mode.js')).electedHealth
     : undefined;
   const vaultPort = opts.vaultPort
-    ? await operatorPort(opts.vaultPort, vault, opts.agent, process.env)
+    ? await operatorPort(opts.vaultPort, vault, agent, process.env)
     : undefined;
   const operator = new Operator({
     vault,
-    agent: opts.agent,
+    agent,
     vaultPort,
     store: kube?.store ?? new MemoryTaskStore(),
     events: kube?.events,
-    drafter: drafterFrom(env),
+    drafter: settings
+      ? new LiveDrafter(settings.drafter, (drafter) => drafterFrom(env, drafter))
+      : drafterFrom(env),
+    enabledDomains: settings?.domains,
     logger,
     approvalTtlMs: env.FTE_APPROVAL_TTL_HOURS * 3600_000,
     syncIntervalMs: everyMs,
@@ -127,6 +165,8 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     backoff: { baseMs: env.FTE_OPERATOR_BACKOFF_MS, maxMs: 5 * 60_000 },
     watchers,
   });
+  // A changed spec: tasks left waiting (a domain just enabled) are looked at again.
+  settings?.onChange(() => operator.controller.enqueueAll());
   let server: HealthServer | undefined;
   if (port > 0) {
     server = await startHealthServer({
@@ -162,6 +202,7 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     await stopGracefully(operator, logger, env);
   } finally {
     await server?.close();
+    await settings?.stop();
   }
 }
 

@@ -2,6 +2,7 @@ import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
 import { watchVault } from '../../core/watch.js';
 import { EXIT } from '../errors.js';
 import { untilStopped } from '../signals.js';
+import type { SyncVaultLink } from '../sync-vault-resource.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
 
 function describe(report: SyncReport): string {
@@ -32,35 +33,85 @@ export async function run(opts: {
   once?: boolean;
   interval: string;
   serve?: string;
+  vaultResource?: string;
+  kubeconfig?: string;
+  namespace?: string;
 }): Promise<void> {
   const everyMs = intervalMs(opts.interval);
+  const log = (line: string) => process.stderr.write(`fte sync: ${line}\n`);
+  // The Vault resource (ADR 0008): loaded only when asked for; @kubernetes/client-node is slow to import.
+  const link = opts.vaultResource
+    ? await (await import('../sync-vault-resource.js')).linkVaultResource({
+        name: opts.vaultResource,
+        kubeconfig: opts.kubeconfig,
+        namespace: opts.namespace,
+        env: process.env,
+        log,
+      })
+    : undefined;
+  const agent = link?.agent ?? opts.agent;
+  if (link?.agent && link.agent !== opts.agent) log(`agent ${link.agent} (spec.agent of the Vault)`);
   const repo = new VaultRepo({
     root: resolveVault(opts.vault),
-    agent: opts.agent,
-    onEvent: (event) => process.stderr.write(`fte sync: ${event.message}\n`),
+    agent,
+    onEvent: (event) => log(event.message),
   });
-  if (opts.once) {
-    const report = await repo.sync();
-    process.stdout.write(`${describe(report)}\n`);
-    // Refused: the remote's commit cannot be taken; like offline, work stays local until it is fixed.
-    if (report.state === 'offline' || report.state === 'refused') process.exitCode = EXIT.offline;
-    return;
+  try {
+    if (opts.once) {
+      const report = await repo.sync();
+      link?.report(report);
+      process.stdout.write(`${describe(report)}\n`);
+      // Refused: the remote's commit cannot be taken; like offline, work stays local until it is fixed.
+      if (report.state === 'offline' || report.state === 'refused') process.exitCode = EXIT.offline;
+      return;
+    }
+    await syncLoop(repo, everyMs, opts.serve, link);
+  } finally {
+    await link?.close();
   }
+}
+
+async function syncLoop(
+  repo: VaultRepo,
+  everyMs: number,
+  serve: string | undefined,
+  link: SyncVaultLink | undefined,
+): Promise<void> {
   // The git-sync sidecar: the operator in the same pod applies its changes through this port.
-  const server = opts.serve
-    ? await (await import('../vault-port.js')).serveSyncPort(repo, opts.serve, process.env)
+  const server = serve
+    ? await (await import('../vault-port.js')).serveSyncPort(repo, serve, process.env)
     : undefined;
   if (server) process.stderr.write(`fte sync: vault port listening on ${server.url}\n`);
   let last = '';
-  // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick.
+  let waitMs = everyMs;
+  // The Vault's interval once it is read (a `kubectl edit` applies from the next wait), else --interval.
+  const nextWait = () => {
+    const ms = link?.intervalMs() ?? everyMs;
+    if (ms !== waitMs) process.stderr.write(`fte sync: syncing every ${ms / 1000} s\n`);
+    waitMs = ms;
+    return ms;
+  };
+  // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick;
+  // so is a changed Vault spec (a shorter interval must not wait out the longer one).
   await untilStopped(
-    everyMs,
+    nextWait,
     async () => {
-      const line = describe(await repo.sync());
+      const report = await repo.sync();
+      link?.report(report);
+      const line = describe(report);
       if (line !== last || line !== 'synced') process.stdout.write(`${new Date().toISOString()} ${line}\n`);
       last = line;
     },
-    { subscribeWake: (wake) => watchVault(repo.root, wake) },
+    {
+      subscribeWake: (wake) => {
+        const unwatch = watchVault(repo.root, wake);
+        const unfollow = link?.onSpecChange(wake);
+        return () => {
+          unwatch();
+          unfollow?.();
+        };
+      },
+    },
   );
   await server?.close();
 }

@@ -9,7 +9,7 @@ import { GROUP, PLURAL, VERSION } from './task-store.js';
  * (`node dist/operator/controller/kube/gen-crd.js` writes it; tests/kube/crd.test.ts fails when it is stale).
  */
 
-type JsonSchema = Record<string, unknown>;
+export type JsonSchema = Record<string, unknown>;
 
 /** JSON Schema keywords a structural CRD schema may carry, as zod emits them. */
 const KEPT = new Set([
@@ -27,6 +27,8 @@ const KEPT = new Set([
   'minItems',
   'maxItems',
   'format',
+  // Structural schemas may default a field; the API server fills it in before validating (Vault's spec).
+  'default',
 ]);
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -74,8 +76,28 @@ export function structural(schema: JsonSchema, path = '$'): JsonSchema {
   return out;
 }
 
-function objectSchema(schema: z.ZodType, description: string): JsonSchema {
-  return { description, ...structural(z.toJSONSchema(schema, { io: 'output' }) as JsonSchema) };
+/**
+ * A zod schema as a CRD's structural schema. `io: 'input'` describes what a writer may leave out (fields
+ * with a zod default are optional there, and the API server applies the same default).
+ */
+export function objectSchema(
+  schema: z.ZodType,
+  description: string,
+  io: 'input' | 'output' = 'output',
+): JsonSchema {
+  return { description, ...structural(z.toJSONSchema(schema, { io }) as JsonSchema) };
+}
+
+/** Conditions follow the API conventions: a list map keyed by type (one entry per type, merged by key). */
+export function asConditionListMap(status: JsonSchema, owner: string): void {
+  const statusProperties = status.properties as Record<string, JsonSchema>;
+  const conditions = statusProperties.conditions;
+  if (!conditions) throw new Error(`${owner} has no conditions`);
+  statusProperties.conditions = {
+    ...conditions,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  };
 }
 
 /** Printer columns: `kubectl get tasks` shows the first five; `-o wide` adds the priority-1 ones. */
@@ -101,15 +123,7 @@ export function taskCrd(): Record<string, unknown> {
     TaskStatus,
     'What the reconciler last observed and did; written by the operator only.',
   );
-  const statusProperties = status.properties as Record<string, JsonSchema>;
-  const conditions = statusProperties.conditions;
-  if (!conditions) throw new Error('TaskStatus has no conditions');
-  // Conditions follow the API conventions: a list map keyed by type (one entry per type, merged by key).
-  statusProperties.conditions = {
-    ...conditions,
-    'x-kubernetes-list-type': 'map',
-    'x-kubernetes-list-map-keys': ['type'],
-  };
+  asConditionListMap(status, 'TaskStatus');
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -154,12 +168,21 @@ export function taskCrd(): Record<string, unknown> {
   };
 }
 
-export const CRD_HEADER = [
-  '# Generated from the zod schemas in operator/task.ts by operator/controller/kube/crd.ts; do not edit.',
-  '# Regenerate: npx tsc -p tsconfig.json && node dist/operator/controller/kube/gen-crd.js',
-  '',
-].join('\n');
+/** The comment on top of a generated CRD file. */
+export function crdHeader(schemas: string, generator: string): string {
+  return [
+    `# Generated from the zod schemas in ${schemas} by ${generator}; do not edit.`,
+    '# Regenerate: npx tsc -p tsconfig.json && node dist/operator/controller/kube/gen-crd.js',
+    '',
+  ].join('\n');
+}
+
+export const CRD_HEADER = crdHeader('operator/task.ts', 'operator/controller/kube/crd.ts');
+
+export function crdYaml(header: string, crd: Record<string, unknown>): string {
+  return `${header}${stringify(crd, { lineWidth: 0 })}`;
+}
 
 export function taskCrdYaml(): string {
-  return `${CRD_HEADER}${stringify(taskCrd(), { lineWidth: 0 })}`;
+  return crdYaml(CRD_HEADER, taskCrd());
 }
