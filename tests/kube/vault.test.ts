@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { vaultCrdYaml } from '../../operator/controller/kube/vault-crd.js';
 import type { Task } from '../../operator/task.js';
 import { type VaultResource, VaultSpec } from '../../operator/vault-resource.js';
 import { createServiceAccountToken } from '../harness/kube.js';
 import { startFte } from '../helpers/cli.js';
-import { git, itemText, remoteWithClones, tempDir } from '../helpers/vaults.js';
+import { git, isAncestor, itemText, remoteWithClones } from '../helpers/vaults.js';
 import { assertBuilt, cleanEnv, freePort } from '../operator/process.js';
 import {
   RBAC_PATH,
@@ -28,9 +25,7 @@ import { eventually } from './store-contract.js';
  * plus the Vault rules below (nothing more), with real bare git remotes.
  */
 
-const exec = promisify(execFile);
 const VAULT_CRD_PATH = join(REPO_ROOT, 'crds', 'vault.yaml');
-const GEN_CRD = join(REPO_ROOT, 'dist', 'operator', 'controller', 'kube', 'gen-crd.js');
 
 /** The rules the sidecar and the operator need on Vaults (the report's RBAC, checked here). */
 const VAULT_RBAC = `
@@ -251,9 +246,12 @@ describe('the Vault resource (real API server, real git remotes)', () => {
       const fixed = await head(attacker);
       const again = await eventually(async () => {
         const v = await vault(namespace, 'hostile');
-        expect(v.status).toMatchObject({ state: 'synced', remoteCommit: fixed, lastSyncedCommit: fixed });
+        expect(v.status?.state).toBe('synced');
         return v;
       }, 60_000);
+      // The clone's own audit record of the refusal is rebased onto the fix and pushed.
+      expect(again.status?.lastSyncedCommit).toBe(await head(clones.cloud!.dir));
+      expect(await isAncestor(clones.cloud!.dir, fixed, again.status!.lastSyncedCommit!)).toBe(true);
       expect(condition(again, 'RemoteRefused')).toMatchObject({ status: 'False', reason: 'RemoteAccepted' });
     } finally {
       await stop(proc);
@@ -425,18 +423,4 @@ describe('the Vault resource (real API server, real git remotes)', () => {
     const stored = JSON.parse(await kube.ok(['get', 'vault', 'bad', '-n', namespace, '-o', 'json']));
     expect(stored.spec).toEqual(VaultSpec.parse({ url: 'git@example.com:vault.git' }));
   }, 120_000);
-
-  it('crds/vault.yaml is what the zod schemas generate; gen-crd --check says so, and fails on a stale file', async () => {
-    const { readFile } = await import('node:fs/promises');
-    expect(await readFile(VAULT_CRD_PATH, 'utf8')).toBe(vaultCrdYaml());
-    const ok = await exec(process.execPath, [GEN_CRD, '--check']);
-    expect(ok.stderr).toBe('');
-    const dir = await tempDir();
-    await exec(process.execPath, [GEN_CRD, dir]);
-    await writeFile(join(dir, 'vault.yaml'), `${vaultCrdYaml()}# edited\n`);
-    const stale = await exec(process.execPath, [GEN_CRD, '--check', dir]).catch((e) => e);
-    expect(stale.code).toBe(1);
-    expect(stale.stderr).toContain('vault.yaml is stale');
-    expect(stale.stderr).not.toContain('task.yaml');
-  });
 });
