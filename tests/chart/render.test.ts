@@ -1,0 +1,402 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CHART,
+  examplePath,
+  examples,
+  find,
+  helmRun,
+  type Manifest,
+  REPO_ROOT,
+  render,
+  templateArgs,
+} from './helm.js';
+
+/** Every example plus every option that hands a container a secret, so the allow-list sees them all. */
+const EVERYTHING = [
+  'operator.anthropic.existingSecret=fte-anthropic',
+  'operator.imap.host=imap.example.com',
+  'operator.imap.user=me@example.com',
+  'operator.imap.existingSecret=fte-imap',
+  'metrics.serviceMonitor.enabled=true',
+];
+
+describe('charts/fte', () => {
+  it('has the four documented examples', () => {
+    expect(examples).toEqual(['external-db', 'https-token', 'minimal-ssh', 'with-odoo']);
+  });
+
+  it.each(examples)('helm lint --strict passes with examples/%s.yaml', async (name) => {
+    const r = await helmRun(['lint', '--strict', CHART, '-f', examplePath(name)]);
+    expect(`${r.stdout}${r.stderr}`).toContain('0 chart(s) failed');
+    expect(r.code).toBe(0);
+  });
+
+  it('the CRDs in charts/fte/crds are byte-identical copies of every file in crds/', () => {
+    const source = readdirSync(join(REPO_ROOT, 'crds')).sort();
+    const chart = readdirSync(join(CHART, 'crds')).sort();
+    expect(source).toContain('task.yaml');
+    for (const file of source) {
+      expect(chart, `charts/fte/crds/${file} is missing`).toContain(file);
+      expect(
+        readFileSync(join(CHART, 'crds', file), 'utf8') ===
+          readFileSync(join(REPO_ROOT, 'crds', file), 'utf8'),
+        `charts/fte/crds/${file} differs from crds/${file}: cp crds/${file} charts/fte/crds/`,
+      ).toBe(true);
+    }
+    // The only file the chart may have on its own is the Vault CRD's placeholder, until crds/vault.yaml lands.
+    for (const file of chart.filter((f) => !source.includes(f))) {
+      expect(file).toBe('vault.yaml');
+      expect(readFileSync(join(CHART, 'crds', file), 'utf8')).toMatch(
+        /^# PLACEHOLDER until crds\/vault\.yaml/,
+      );
+    }
+  });
+
+  describe('values.schema.json refuses wrong values with a message naming the value', () => {
+    const refused = async (set: string[], values = [examplePath('minimal-ssh')]) => {
+      const r = await helmRun(templateArgs({ values, set }));
+      expect(r.code, r.stdout.slice(0, 200)).not.toBe(0);
+      expect(r.stdout).toBe('');
+      return r.stderr;
+    };
+
+    it('a plain-http git remote', async () => {
+      const err = await refused(['vault.url=http://git.example.com/me/vault.git']);
+      expect(err).toContain("values don't meet the specifications of the schema");
+      expect(err).toMatch(
+        /at '\/vault\/url': 'http:\/\/git\.example\.com\/me\/vault\.git' does not match pattern/,
+      );
+    });
+
+    it('no git remote at all', async () => {
+      const err = await refused([], []);
+      expect(err).toMatch(/at '\/vault\/url': minLength: got 0, want 1/);
+    });
+
+    it('zero replicas, an unknown log level, an interval over an hour', async () => {
+      const err = await refused([
+        'operator.replicas=0',
+        'operator.logLevel=verbose',
+        'vault.intervalSeconds=7200',
+      ]);
+      expect(err).toMatch(/at '\/operator\/replicas': minimum: got 0, want 1/);
+      expect(err).toMatch(/at '\/operator\/logLevel': value must be one of 'trace', 'debug', 'info'/);
+      expect(err).toMatch(/at '\/vault\/intervalSeconds': maximum: got 7,?200, want 3,?600/);
+    });
+
+    it('a value the chart does not know (no way to smuggle an env var into the operator)', async () => {
+      const err = await refused(['operator.extraEnv[0].name=SMTP_PASSWORD', 'operator.extraEnv[0].value=x']);
+      expect(err).toMatch(/at '\/operator': additional properties 'extraEnv' not allowed/);
+    });
+
+    it('an https remote without its header Secret, an ssh remote without known_hosts', async () => {
+      const https = await refused([
+        'vault.url=https://git.example.com/me/vault.git',
+        'git.sshKey.existingSecret=',
+      ]);
+      expect(https).toMatch(/at '\/git\/http\/existingSecret'/);
+      const ssh = await refused(['git.knownHosts=']);
+      expect(ssh).toMatch(/at '\/git\/knownHosts': minLength: got 0, want 1/);
+    });
+
+    it('an Odoo ingress without a host, a restore file with a path, a bad Odoo version', async () => {
+      const err = await refused(
+        ['odoo.ingress.host=', 'backup.restore.file=../etc/passwd', 'odoo.version=latest'],
+        [examplePath('with-odoo')],
+      );
+      expect(err).toMatch(/at '\/odoo\/ingress\/host': minLength: got 0, want 1/);
+      expect(err).toMatch(/at '\/backup\/restore\/file': '\.\.\/etc\/passwd' does not match pattern/);
+      expect(err).toMatch(/at '\/odoo\/version': 'latest' does not match pattern/);
+    });
+
+    it('an Odoo ingress with neither cert-manager nor a TLS Secret (a template check)', async () => {
+      const err = await refused(['odoo.ingress.tls.clusterIssuer='], [examplePath('with-odoo')]);
+      expect(err).toContain(
+        'odoo.ingress.enabled: set odoo.ingress.tls.clusterIssuer (cert-manager) or odoo.ingress.tls.existingSecret',
+      );
+    });
+  });
+
+  describe('the operator pod', () => {
+    const SEND_CREDENTIAL = [
+      /^SMTP_PASSWORD/,
+      /^WHATSAPP_SESSION/,
+      /^BANK_/,
+      /_BANK_TOKEN$/,
+      /^PAYMENT_.*TOKEN$/,
+      /^FTE_APPROVAL_KEY/,
+    ];
+    // biome-ignore lint/suspicious/noExplicitAny: a rendered container.
+    type Container = any;
+
+    /** Every Secret a container can read: secretKeyRef env, envFrom, mounted secret or projected volumes. */
+    function secretsOf(pod: Manifest['spec'], container: Container): string[] {
+      const names: string[] = [];
+      for (const env of container.env ?? []) {
+        if (env.valueFrom?.secretKeyRef) names.push(`env ${env.name} <- ${env.valueFrom.secretKeyRef.name}`);
+      }
+      for (const from of container.envFrom ?? []) names.push(`envFrom ${JSON.stringify(from)}`);
+      for (const mount of container.volumeMounts ?? []) {
+        const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+        expect(volume, `volume ${mount.name}`).toBeDefined();
+        if (volume.secret) names.push(`mount ${mount.mountPath} <- ${volume.secret.secretName}`);
+        for (const source of volume.projected?.sources ?? []) {
+          if (source.secret) names.push(`mount ${mount.mountPath} <- ${source.secret.name}`);
+        }
+      }
+      return names.sort();
+    }
+
+    const cases = [
+      ...examples.map((name) => ({ name, values: [examplePath(name)], set: [] as string[] })),
+      ...examples.map((name) => ({
+        name: `${name} + every option`,
+        values: [examplePath(name)],
+        set: EVERYTHING,
+      })),
+    ];
+
+    it.each(cases)(
+      '$name: no container can receive a send credential; the operator only its allow-list',
+      async ({ values, set }) => {
+        const manifests = await render({ values, set });
+        const deployment = find(manifests, 'Deployment', 'fte-operator');
+        const pod = deployment.spec.template.spec;
+        const containers: Container[] = [...pod.initContainers, ...pod.containers];
+        expect(containers.map((c) => c.name)).toEqual(['clone', 'sync', 'operator']);
+
+        for (const c of containers) {
+          for (const env of c.env ?? []) {
+            for (const pattern of SEND_CREDENTIAL) expect(`${c.name}: ${env.name}`).not.toMatch(pattern);
+          }
+          expect(c.envFrom, `${c.name} envFrom`).toBeUndefined();
+        }
+
+        const operator = containers.find((c) => c.name === 'operator');
+        const allowed = [
+          'env ANTHROPIC_API_KEY <- fte-anthropic',
+          'mount /etc/fte/imap <- fte-imap',
+          'mount /etc/fte/odoo <- fte-odoo-cloud',
+          'mount /etc/fte/vault-token <- fte-vault-token',
+        ];
+        const operatorSecrets = secretsOf(pod, operator);
+        for (const s of operatorSecrets) expect(allowed, `operator container: ${s}`).toContain(s);
+        expect(operatorSecrets).toContain('mount /etc/fte/vault-token <- fte-vault-token');
+        // The operator never runs git and never sees a git credential.
+        expect(
+          operator.env.map((e: { name: string }) => e.name).filter((n: string) => n.startsWith('GIT_')),
+        ).toEqual([]);
+
+        // The git owner gets git's credential and the token, nothing of the operator's.
+        const gitSecret = values[0]!.includes('https')
+          ? 'env GIT_CONFIG_VALUE_0 <- fte-git-http'
+          : 'mount /etc/fte/git <- fte-git-ssh';
+        expect(
+          secretsOf(
+            pod,
+            containers.find((c) => c.name === 'clone'),
+          ),
+        ).toEqual([gitSecret]);
+        expect(
+          secretsOf(
+            pod,
+            containers.find((c) => c.name === 'sync'),
+          ),
+        ).toEqual([gitSecret, 'mount /etc/fte/vault-token <- fte-vault-token'].sort());
+
+        // No other workload of the release mounts the git, Anthropic, IMAP or Odoo API key Secrets.
+        const operatorOnly = [
+          'fte-git-ssh',
+          'fte-git-http',
+          'fte-anthropic',
+          'fte-imap',
+          'fte-odoo-cloud',
+          'fte-vault-token',
+        ];
+        const workloads = ['Deployment', 'StatefulSet', 'CronJob', 'Job', 'DaemonSet', 'Pod'];
+        for (const m of manifests.filter((x) => x !== deployment && workloads.includes(x.kind))) {
+          const text = JSON.stringify(m.spec ?? {});
+          for (const s of operatorOnly)
+            expect(`${m.kind}/${m.metadata.name}: ${text.includes(`"${s}"`)}`).toContain(': false');
+        }
+      },
+    );
+
+    it('runs the documented commands, hardened, with the token, probes and git settings', async () => {
+      const manifests = await render({ values: [examplePath('minimal-ssh')] });
+      const pod = find(manifests, 'Deployment', 'fte-operator').spec.template.spec;
+      expect(find(manifests, 'Deployment', 'fte-operator').spec.replicas).toBe(2);
+      const [clone] = pod.initContainers;
+      const [sync, operator] = pod.containers;
+      expect(clone.args).toEqual([
+        'init',
+        '/data/vault',
+        '--remote',
+        'git@github.com:me/vault.git',
+        '--agent',
+        'cloud',
+      ]);
+      expect(sync.args).toEqual([
+        'sync',
+        '--vault',
+        '/data/vault',
+        '--agent',
+        'cloud',
+        '--serve',
+        '127.0.0.1:7419',
+        '--interval',
+        '10',
+        '--vault-resource',
+        'fte',
+      ]);
+      expect(operator.args).toEqual([
+        'operator',
+        '--store',
+        'kube',
+        '--vault',
+        '/data/vault',
+        '--agent',
+        'cloud',
+        '--vault-port',
+        'http://127.0.0.1:7419',
+        '--vault-resource',
+        'fte',
+        '--port',
+        '9464',
+      ]);
+      const env = (c: Container) =>
+        Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+      expect(env(operator)).toMatchObject({
+        FTE_OPERATOR_BIND: '0.0.0.0',
+        FTE_LEASE_NAME: 'fte-operator',
+        FTE_VAULT_TOKEN_FILE: '/etc/fte/vault-token/token',
+        HOME: '/tmp',
+      });
+      expect(env(sync)).toMatchObject({ FTE_VAULT_TOKEN_FILE: '/etc/fte/vault-token/token', HOME: '/tmp' });
+      for (const c of [clone, sync]) {
+        expect(env(c).GIT_SSH_COMMAND).toBe(
+          'ssh -i /etc/fte/git/ssh-privatekey -o UserKnownHostsFile=/etc/fte/git/known_hosts -o IdentitiesOnly=yes',
+        );
+      }
+      expect(operator.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+      expect(operator.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      for (const c of [clone, sync, operator]) {
+        expect(c.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+      }
+      const knownHosts = find(manifests, 'ConfigMap', 'fte-git').data.known_hosts;
+      expect(knownHosts).toMatch(/^github\.com ssh-ed25519 /);
+      expect(find(manifests, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
+      expect(manifests.filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
+    });
+
+    it('https: the header reaches git from the Secret through GIT_CONFIG_*, never as a file', async () => {
+      const pod = find(await render({ values: [examplePath('https-token')] }), 'Deployment', 'fte-operator')
+        .spec.template.spec;
+      const sync = pod.containers[0];
+      expect(sync.env.filter((e: { name: string }) => e.name.startsWith('GIT_'))).toEqual([
+        { name: 'GIT_CONFIG_COUNT', value: '1' },
+        { name: 'GIT_CONFIG_KEY_0', value: 'http.extraHeader' },
+        {
+          name: 'GIT_CONFIG_VALUE_0',
+          valueFrom: { secretKeyRef: { name: 'fte-git-http', key: 'authorization' } },
+        },
+      ]);
+      expect(pod.volumes.map((v: { name: string }) => v.name)).not.toContain('git');
+    });
+
+    it('with Odoo, the operator gets the draft user and its key file, never the database password', async () => {
+      const manifests = await render({ values: [examplePath('with-odoo')] });
+      const operator = find(manifests, 'Deployment', 'fte-operator').spec.template.spec.containers[1];
+      expect(
+        Object.fromEntries(
+          operator.env
+            .filter((e: { name: string }) => e.name.startsWith('FTE_ODOO'))
+            .map((e: { name: string; value: string }) => [e.name, e.value]),
+        ),
+      ).toEqual({
+        FTE_ODOO_URL: 'http://fte-odoo:8069',
+        FTE_ODOO_DB: 'odoo',
+        FTE_ODOO_USER: 'fte-cloud',
+        FTE_ODOO_API_KEY_FILE: '/etc/fte/odoo/api-key',
+      });
+      expect(JSON.stringify(operator)).not.toContain('postgresql');
+      // Egress to Odoo is by pod selector, port 8069.
+      const egress = find(manifests, 'NetworkPolicy', 'fte-operator').spec.egress;
+      expect(egress).toContainEqual({
+        to: [
+          {
+            podSelector: {
+              matchLabels: {
+                'app.kubernetes.io/name': 'fte',
+                'app.kubernetes.io/instance': 'fte',
+                'app.kubernetes.io/component': 'odoo',
+              },
+            },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 8069 }],
+      });
+    });
+  });
+
+  describe('NetworkPolicy', () => {
+    it('the operator pods reach only DNS, the API server, git, IMAP and Anthropic; only the metrics port is open', async () => {
+      const manifests = await render({ values: [examplePath('https-token')] });
+      const policy = find(manifests, 'NetworkPolicy', 'fte-operator').spec;
+      expect(policy.policyTypes).toEqual(['Ingress', 'Egress']);
+      expect(policy.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 9464 }] }]);
+      const rules = policy.egress.map(
+        (r: { to: unknown[]; ports: { protocol: string; port: number }[] }) => ({
+          to: JSON.stringify(r.to),
+          ports: r.ports.map((p) => `${p.protocol}/${p.port}`).join(','),
+        }),
+      );
+      expect(rules).toEqual([
+        {
+          to: '[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}}}]',
+          ports: 'UDP/53,TCP/53',
+        },
+        { to: '[{"ipBlock":{"cidr":"0.0.0.0/0"}}]', ports: 'TCP/6443,TCP/443' },
+        { to: '[{"ipBlock":{"cidr":"203.0.113.10/32"}}]', ports: 'TCP/443' },
+        { to: '[{"ipBlock":{"cidr":"0.0.0.0/0"}}]', ports: 'TCP/993' },
+        {
+          to: '[{"ipBlock":{"cidr":"160.79.104.0/23"}},{"ipBlock":{"cidr":"2607:6bc0::/48"}}]',
+          ports: 'TCP/443',
+        },
+      ]);
+    });
+  });
+
+  describe('backups', () => {
+    it('a CronJob keeps backup.retention; the restore Job exists only with backup.restore.file', async () => {
+      const manifests = await render({ values: [examplePath('with-odoo')] });
+      const cron = find(manifests, 'CronJob', 'fte-backup');
+      expect(cron.spec.timeZone).toBe('Europe/Berlin');
+      const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
+      expect(container.env).toContainEqual({ name: 'RETENTION', value: '14' });
+      expect(manifests.filter((m) => m.kind === 'Job')).toEqual([]);
+      const script = find(manifests, 'ConfigMap', 'fte-backup').data['backup.sh'];
+      expect(script).toContain('pg_dump --format=custom');
+
+      const restoring = await render({
+        values: [examplePath('with-odoo')],
+        set: ['backup.restore.file=odoo-20260107T033000Z.dump'],
+      });
+      const job = find(restoring, 'Job');
+      const restore = job.spec.template.spec.containers[0];
+      expect(restore.command).toEqual(['sh', '/scripts/restore.sh']);
+      expect(restore.env).toContainEqual({ name: 'RESTORE_FILE', value: 'odoo-20260107T033000Z.dump' });
+    });
+  });
+});
