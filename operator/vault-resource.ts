@@ -37,7 +37,10 @@ export type DrafterSettings = z.infer<typeof DrafterSettings>;
 export const SecretRefs = z.object({
   /** SSH deploy key of the git remote. */
   deployKey: secretName.optional(),
+  /** The ConfigMap holding the git host's known_hosts. */
   knownHosts: secretName.optional(),
+  /** The `Authorization:` header of an HTTPS remote. */
+  httpHeader: secretName.optional(),
   anthropic: secretName.optional(),
   imap: secretName.optional(),
   odoo: secretName.optional(),
