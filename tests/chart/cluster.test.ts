@@ -140,7 +140,9 @@ describe('charts/fte on a real kube-apiserver', () => {
       intervalSeconds: 30,
       agent: 'cloud',
     });
-    expect(await ok(['get', 'vaults', '-n', ns])).toMatch(/^NAME\s+URL\s+BRANCH\s+COMMIT\s+LAG\s+READY\s+AGE/);
+    expect(await ok(['get', 'vaults', '-n', ns])).toMatch(
+      /^NAME\s+URL\s+BRANCH\s+COMMIT\s+LAG\s+READY\s+AGE/,
+    );
   });
 
   it('the rendered RBAC allows the operator exactly what it needs, in its namespace only', async () => {
