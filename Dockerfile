@@ -44,7 +44,6 @@ COPY --from=build /app/node_modules /app/node_modules
 COPY --from=build /app/bin /app/bin
 COPY --from=build /app/dist /app/dist
 COPY crds /app/crds
-COPY deploy /app/deploy
 ENV NODE_ENV=production HOME=/tmp PATH=/app/bin:$PATH
 LABEL org.opencontainers.image.title=fte \
       org.opencontainers.image.description="fte: operator, git-sync sidecar and executor (one CLI)" 

@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { initVault } from '../core/init.js';
 import { type NodeCluster, startLocalNode } from '../tests/harness/cluster.js';
-import { buildFteImage, gitServer, skaffold } from '../tests/harness/cluster-apps.js';
+import { buildFteImage, skaffold, sshGitServer } from '../tests/harness/cluster-apps.js';
 import { run } from '../tests/harness/kube.js';
 import { ms, printTable, progress, type Row, timed } from './report.js';
 
@@ -54,25 +55,33 @@ try {
   const init = await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
   if (init.code !== 0) throw new Error(init.stderr);
   await initVault(join(root, 'owner'), { remote, agent: 'local' });
-  const server = await gitServer(cluster, join(root, 'git'));
+  const server = await sshGitServer(cluster, join(root, 'git'));
   await cluster.ok(['create', 'namespace', 'bench']);
+  await writeFile(join(root, 'deploy_key'), server.privateKey, { mode: 0o600 });
   await cluster.ok([
     'create',
     'secret',
     'generic',
-    'fte-git',
+    'fte-git-ssh',
     '-n',
     'bench',
-    `--from-literal=remote=${server.url}/vault.git`,
-    `--from-literal=authorization=${server.authorizationHeader}`,
+    `--from-file=ssh-privatekey=${join(root, 'deploy_key')}`,
   ]);
+  const values = join(root, 'values.yaml');
+  await writeFile(
+    values,
+    stringify({
+      vault: { url: `${server.url}/vault.git` },
+      git: { sshKey: { existingSecret: 'fte-git-ssh' }, knownHosts: server.knownHosts },
+    }),
+  );
   progress('skaffold: run -p local');
   const [deployed, runMs] = await timed(() =>
-    skaffold(cluster, ['run', '--tag', 'bench', '--status-check=true'], 'bench', home),
+    skaffold(cluster, ['run', '--tag', 'bench', '--status-check=true'], { namespace: 'bench', home, values }),
   );
   if (deployed.code !== 0) throw new Error(`skaffold run failed:\n${deployed.stderr}`);
   rows.push({ what: 'skaffold run -p local (warm layers) to operator Ready', result: ms(runMs) });
-  const [, deleteMs] = await timed(() => skaffold(cluster, ['delete'], 'bench', home));
+  const [, deleteMs] = await timed(() => skaffold(cluster, ['delete'], { namespace: 'bench', home, values }));
   rows.push({ what: 'skaffold delete', result: ms(deleteMs) });
 } finally {
   await cluster.stop();

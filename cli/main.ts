@@ -122,7 +122,7 @@ program
   .option('--interval <seconds>', 'seconds between git syncs when running as a daemon', '10')
   .option(
     '--vault-port <url>',
-    'apply every change through the git-sync sidecar at this loopback URL (fte sync --serve) instead of running git; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN',
+    'apply every change through the git-sync sidecar at this loopback URL (fte sync --serve) instead of running git; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN; waits up to FTE_VAULT_PORT_WAIT_SECONDS (60) for it to answer',
   )
   .option(
     '--vault-resource <name>',
@@ -138,7 +138,7 @@ Without --once it runs until SIGTERM, then finishes the step in flight and pushe
 Settings: FTE_APPROVAL_TTL_HOURS (48), FTE_RESYNC_SECONDS (60), FTE_OPERATOR_WORKERS (2),
 FTE_OPERATOR_MAX_ATTEMPTS (5), FTE_OPERATOR_BACKOFF_MS (500), FTE_OPERATOR_BIND (127.0.0.1),
 FTE_LOG_LEVEL (info; JSON logs on stderr).
-With --store kube (needs crds/task.yaml and deploy/rbac.yaml applied): only the holder of the Lease
+With --store kube (needs the CRDs of crds/ and the RBAC of charts/fte): only the holder of the Lease
 FTE_LEASE_NAME (fte-operator) works; FTE_LEASE_DURATION_SECONDS (15), FTE_LEASE_RENEW_DEADLINE_SECONDS (10),
 FTE_LEASE_RETRY_PERIOD_SECONDS (2); identity $POD_NAME, else host-pid. Losing the lease exits with 1.`,
   )

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -105,20 +105,28 @@ export async function pushFteImage(cluster: NodeCluster, name: string): Promise<
 
 /**
  * Runs the cached skaffold (scripts/ensure-k8s-tools.sh) inside the node's namespace on skaffold.yaml's
- * `local` profile, with a HOME of its own, in `namespace`.
+ * `local` profile, with a HOME of its own, in `namespace`, deploying the chart with the values file
+ * `values` (FTE_VALUES) through the cached helm.
  */
-export function skaffold(cluster: NodeCluster, args: string[], namespace: string, home: string) {
-  const bin = readKubeTools().env.SKAFFOLD ?? '';
+export function skaffold(
+  cluster: NodeCluster,
+  args: string[],
+  o: { namespace: string; home: string; values: string },
+) {
+  const tools = readKubeTools();
+  const bin = tools.env.SKAFFOLD ?? '';
   if (!bin || !existsSync(bin)) throw new Error('skaffold not built: run scripts/ensure-k8s-tools.sh');
+  if (!tools.helm) throw new Error('helm not built: run scripts/ensure-k8s-tools.sh');
   return cluster.exec(
     bin,
-    [...args, '-p', 'local', '-n', namespace, '--kubeconfig', cluster.kubeconfigPath],
+    [...args, '-p', 'local', '-n', o.namespace, '--kubeconfig', cluster.kubeconfigPath],
     {
       cwd: REPO_ROOT,
       timeoutMs: 1_800_000,
       env: {
-        PATH: process.env.PATH,
-        HOME: home,
+        PATH: `${dirname(tools.helm)}:${process.env.PATH}`,
+        HOME: o.home,
+        FTE_VALUES: o.values,
         SKAFFOLD_UPDATE_CHECK: 'false',
         SKAFFOLD_INTERACTIVE: 'false',
         SKAFFOLD_DEFAULT_REPO: cluster.registry,
@@ -128,4 +136,79 @@ export function skaffold(cluster: NodeCluster, args: string[], namespace: string
       },
     },
   );
+}
+
+export interface SshGitServer {
+  /** `ssh://root@<node address>:2222<projectRoot>`; repositories at `<url>/<name>.git`. */
+  url: string;
+  /** The deploy key (OpenSSH private key) the pods use. */
+  privateKey: string;
+  /** The known_hosts line of the server's host key. */
+  knownHosts: string;
+}
+
+/**
+ * Serves the bare repositories under `projectRoot` over ssh (Debian's sshd inside the node's network
+ * namespace, port 2222), as a git host with a deploy key: only the generated key gets in, and the pods
+ * check the host key against the known_hosts line they are given.
+ */
+export async function sshGitServer(cluster: NodeCluster, projectRoot: string): Promise<SshGitServer> {
+  const dir = join(projectRoot, '..', 'sshd');
+  await mkdir(dir, { recursive: true });
+  for (const [name, comment] of [
+    ['host_ed25519', 'fte-test-host'],
+    ['deploy_key', 'fte-cloud'],
+  ] as const) {
+    const r = await run('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-C',
+      comment,
+      '-f',
+      join(dir, name),
+    ]);
+    if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+  }
+  const deployKey = (await readFile(join(dir, 'deploy_key.pub'), 'utf8')).trim();
+  await writeFile(join(dir, 'authorized_keys'), `restrict ${deployKey}\n`, { mode: 0o600 });
+  const config = join(dir, 'sshd_config');
+  await writeFile(
+    config,
+    [
+      'Port 2222',
+      `ListenAddress ${cluster.nodeAddress}`,
+      `HostKey ${join(dir, 'host_ed25519')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      '',
+    ].join('\n'),
+  );
+  // sshd's privilege-separation directory (the package's, created by its service on a booted system).
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const log = join(dir, 'sshd.log');
+  const child = cluster.spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], log);
+  for (let i = 0; !(await readFile(log, 'utf8').catch(() => '')).includes('Server listening'); i++) {
+    if (child.exitCode !== null || i > 100) {
+      throw new Error(`sshd did not start: ${await readFile(log, 'utf8').catch(() => '')}`);
+    }
+    await sleep(100);
+  }
+  const hostKey = (await readFile(join(dir, 'host_ed25519.pub'), 'utf8'))
+    .trim()
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
+  return {
+    url: `ssh://root@${cluster.nodeAddress}:2222${projectRoot}`,
+    privateKey: await readFile(join(dir, 'deploy_key'), 'utf8'),
+    knownHosts: `[${cluster.nodeAddress}]:2222 ${hostKey}`,
+  };
 }

@@ -6,7 +6,7 @@ import { LeaderElector } from '../../operator/controller/kube/leader.js';
 import { KubeTaskStore } from '../../operator/controller/kube/task-store.js';
 import { setCondition, taskName } from '../../operator/task.js';
 import { createServiceAccountToken, kubectl } from '../harness/kube.js';
-import { RBAC_PATH, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';
+import { operatorRbac, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';
 import { eventually, spec } from './store-contract.js';
 
 const logger = pino({ level: 'silent' });
@@ -227,9 +227,9 @@ describe('on a real kube-apiserver', () => {
     expect(described).toContain('fte.dev/operator');
   });
 
-  it('deploy/rbac.yaml grants the operator what it uses and nothing more', async () => {
+  it('the RBAC of charts/fte grants the operator what it uses and nothing more', async () => {
     const namespace = await kube.namespace();
-    await kube.ok(['apply', '-n', namespace, '-f', RBAC_PATH]);
+    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac());
     const token = await createServiceAccountToken(kube.cluster, namespace, 'fte-operator');
     const path = await tokenKubeconfig(kube.cluster, 'fte-operator', token, namespace);
     const kubeConfig = kube.kubeConfig(path);

@@ -11,12 +11,12 @@ import { runCli, smtpEnv, smtpServer, testKey } from '../executor/helpers.js';
 import { createServiceAccountToken } from '../harness/kube.js';
 import { git, itemText, remoteWithClones, tempDir } from '../helpers/vaults.js';
 import { assertBuilt, cleanEnv, freePort, type Run, start } from '../operator/process.js';
-import { RBAC_PATH, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';
+import { operatorRbac, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';
 import { eventually } from './store-contract.js';
 
 /**
  * The real `fte operator --store kube` processes against a real kube-apiserver and etcd, running as the
- * service account of deploy/rbac.yaml (nothing more), with real git remotes, the real `fte approve` and
+ * service account of charts/fte's RBAC (nothing more), with real git remotes, the real `fte approve` and
  * `fte executor` on the local side and a real SMTP server.
  */
 
@@ -48,10 +48,10 @@ describe('fte operator --store kube (real processes, real API server)', () => {
     await kube?.stop();
   });
 
-  /** A namespace with deploy/rbac.yaml applied, and a kubeconfig for its service account. */
+  /** A namespace with the chart's RBAC applied, and a kubeconfig for its service account. */
   async function operatorNamespace(): Promise<{ namespace: string; kubeconfig: string }> {
     const namespace = await kube.namespace('op');
-    await kube.ok(['apply', '-n', namespace, '-f', RBAC_PATH]);
+    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac());
     const token = await createServiceAccountToken(kube.cluster, namespace, 'fte-operator');
     return { namespace, kubeconfig: await tokenKubeconfig(kube.cluster, 'fte-operator', token, namespace) };
   }

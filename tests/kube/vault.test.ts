@@ -9,7 +9,7 @@ import { startFte } from '../helpers/cli.js';
 import { git, isAncestor, itemText, remoteWithClones } from '../helpers/vaults.js';
 import { assertBuilt, cleanEnv, freePort } from '../operator/process.js';
 import {
-  RBAC_PATH,
+  operatorRbac,
   REPO_ROOT,
   startTaskCluster,
   type TaskCluster,
@@ -21,38 +21,11 @@ import { eventually } from './store-contract.js';
 /**
  * The Vault resource (ADR 0008) against a real kube-apiserver: the git-sync sidecar (`fte sync
  * --vault-resource`) writes its status and follows its interval, the operator (`fte operator
- * --vault-resource`) follows its domains, both as the operator's service account with deploy/rbac.yaml
- * plus the Vault rules below (nothing more), with real bare git remotes.
+ * --vault-resource`) follows its domains, both as the operator's service account with the chart's RBAC
+ * (nothing more), with real bare git remotes.
  */
 
 const VAULT_CRD_PATH = join(REPO_ROOT, 'crds', 'vault.yaml');
-
-/** The rules the sidecar and the operator need on Vaults (the report's RBAC, checked here). */
-const VAULT_RBAC = `
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: fte-vault
-rules:
-  - apiGroups: [fte.dev]
-    resources: [vaults]
-    verbs: [get, list, watch]
-  - apiGroups: [fte.dev]
-    resources: [vaults/status]
-    verbs: [patch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: fte-vault
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: fte-vault
-subjects:
-  - kind: ServiceAccount
-    name: fte-operator
-`;
 
 const email = (subject: string, id: string) =>
   itemText(
@@ -87,8 +60,7 @@ describe('the Vault resource (real API server, real git remotes)', () => {
 
   async function namespaceWithAccount(): Promise<{ namespace: string; kubeconfig: string }> {
     const namespace = await kube.namespace('vault');
-    await kube.ok(['apply', '-n', namespace, '-f', RBAC_PATH]);
-    await kube.ok(['apply', '-n', namespace, '-f', '-'], VAULT_RBAC);
+    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac());
     const token = await createServiceAccountToken(kube.cluster, namespace, 'fte-operator');
     return { namespace, kubeconfig: await tokenKubeconfig(kube.cluster, 'fte-operator', token, namespace) };
   }

@@ -107,7 +107,7 @@ export class KubeTaskStore implements TaskStore {
         throw new KubeApiError(
           'list tasks',
           failure,
-          `not allowed to list ${PLURAL}.${GROUP} in namespace ${this.namespace}: ${failure.message} (see deploy/rbac.yaml)`,
+          `not allowed to list ${PLURAL}.${GROUP} in namespace ${this.namespace}: ${failure.message} (see the RBAC in charts/fte/templates/rbac.yaml)`,
         );
       }
       throw this.failure('list tasks', error);
