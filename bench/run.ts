@@ -16,6 +16,7 @@ const ALL = [
   'kube',
   'image',
   'cluster',
+  'chart',
 ];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = 0;
