@@ -207,7 +207,10 @@ describe('charts/fte: PostgreSQL, an Odoo stand-in, backup and restore on a real
         },
       });
     }
-    await cluster.ok(['apply', '-f', '-'], manifests.map((m) => JSON.stringify(m)).join('\n---\n'));
+    await cluster.ok(
+      ['apply', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifests }),
+    );
 
     // The operator's Secrets: a git header (the remote is unreachable, see above) and an Odoo API key.
     await kubectl([
