@@ -2,7 +2,6 @@
  * What the tests and benchmarks put on the test node (tests/harness/cluster.ts): a git server the pods
  * clone from, the fte image in the node's registry, and skaffold runs.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -19,47 +18,6 @@ function findRepoRoot(from: string): string {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'Dockerfile'))) return dir;
     if (dirname(dir) === dir) throw new Error(`no fte checkout above ${from}`);
   }
-}
-
-export interface GitServer {
-  /** `http://<node address>:<port>`; repositories at `/<name>.git`. */
-  url: string;
-  /** The `Authorization: Basic …` header line git sends (http.extraHeader). */
-  authorizationHeader: string;
-}
-
-/**
- * Serves every bare repository under `projectRoot` over smart HTTP with Basic auth on the node's address
- * (tests/harness/git-http-server.mjs inside the cluster's network namespace); stops with the cluster.
- */
-export async function gitServer(cluster: NodeCluster, projectRoot: string, port = 8080): Promise<GitServer> {
-  const password = randomBytes(12).toString('hex');
-  const passwordFile = join(projectRoot, '..', 'git-password');
-  await writeFile(passwordFile, password, { mode: 0o600 });
-  const log = join(projectRoot, '..', 'git-http.log');
-  const child = cluster.spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'tests', 'harness', 'git-http-server.mjs'),
-      cluster.nodeAddress,
-      String(port),
-      projectRoot,
-      'fte',
-      passwordFile,
-    ],
-    log,
-  );
-  for (let i = 0; !(await readFile(log, 'utf8').catch(() => '')).includes('listening'); i++) {
-    if (child.exitCode !== null || i > 100) {
-      throw new Error(`git http server did not start: ${await readFile(log, 'utf8').catch(() => '')}`);
-    }
-    await sleep(100);
-  }
-  const basic = Buffer.from(`fte:${password}`).toString('base64');
-  return {
-    url: `http://${cluster.nodeAddress}:${port}`,
-    authorizationHeader: `Authorization: Basic ${basic}`,
-  };
 }
 
 export interface BuiltImage {
