@@ -86,11 +86,11 @@ export async function operatorPort(
 /**
  * Waits until the sidecar answers /healthz: in a pod both containers start together and the sidecar first
  * clones, so the operator gives it up to `seconds` (FTE_VAULT_PORT_WAIT_SECONDS, 60) before it gives up
- * with the unreachable port's error (exit 75) instead of crashing at once.
+ * with the unreachable port's error (exit 75) instead of crashing at once. Silent: the operator's log is
+ * JSON lines only.
  */
 async function sidecarUp(url: URL, seconds: number): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
-  let announced = false;
   for (;;) {
     try {
       const response = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(2_000) });
@@ -99,10 +99,6 @@ async function sidecarUp(url: URL, seconds: number): Promise<void> {
       // not listening yet
     }
     if (Date.now() >= deadline) return;
-    if (!announced) {
-      process.stderr.write(`fte operator: waiting up to ${seconds} s for the vault port at ${url.origin}\n`);
-      announced = true;
-    }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

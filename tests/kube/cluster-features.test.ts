@@ -229,7 +229,7 @@ describe('on a real kube-apiserver', () => {
 
   it('the RBAC of charts/fte grants the operator what it uses and nothing more', async () => {
     const namespace = await kube.namespace();
-    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac());
+    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac(namespace));
     const token = await createServiceAccountToken(kube.cluster, namespace, 'fte-operator');
     const path = await tokenKubeconfig(kube.cluster, 'fte-operator', token, namespace);
     const kubeConfig = kube.kubeConfig(path);

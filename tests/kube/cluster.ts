@@ -16,30 +16,28 @@ export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const CRD_PATH = join(REPO_ROOT, 'crds', 'task.yaml');
 const CHART = join(REPO_ROOT, 'charts', 'fte');
 
-let rbacYaml: Promise<string> | undefined;
 /**
  * The operator's ServiceAccount, Role and RoleBinding exactly as charts/fte renders them for release `fte`
- * (service account and Lease `fte-operator`): the one source of the operator's rights.
+ * in `namespace` (service account and Lease `fte-operator`): the one source of the operator's rights.
  */
-export function operatorRbac(): Promise<string> {
-  rbacYaml ??= (async () => {
-    const helmPath = readKubeTools().helm;
-    if (!helmPath) throw new Error('helm not built: run scripts/ensure-k8s-tools.sh');
-    const r = await run(helmPath, [
-      'template',
-      'fte',
-      CHART,
-      '-f',
-      join(CHART, 'examples', 'minimal-ssh.yaml'),
-      '--show-only',
-      'templates/serviceaccount.yaml',
-      '--show-only',
-      'templates/rbac.yaml',
-    ]);
-    if (r.code !== 0) throw new Error(`helm template (RBAC) failed: ${r.stderr}`);
-    return r.stdout;
-  })();
-  return rbacYaml;
+export async function operatorRbac(namespace: string): Promise<string> {
+  const helmPath = readKubeTools().helm;
+  if (!helmPath) throw new Error('helm not built: run scripts/ensure-k8s-tools.sh');
+  const r = await run(helmPath, [
+    'template',
+    'fte',
+    CHART,
+    '--namespace',
+    namespace,
+    '-f',
+    join(CHART, 'examples', 'minimal-ssh.yaml'),
+    '--show-only',
+    'templates/serviceaccount.yaml',
+    '--show-only',
+    'templates/rbac.yaml',
+  ]);
+  if (r.code !== 0) throw new Error(`helm template (RBAC) failed: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** A real API server with the Task CRD from crds/task.yaml applied and established. */

@@ -51,7 +51,7 @@ describe('fte operator --store kube (real processes, real API server)', () => {
   /** A namespace with the chart's RBAC applied, and a kubeconfig for its service account. */
   async function operatorNamespace(): Promise<{ namespace: string; kubeconfig: string }> {
     const namespace = await kube.namespace('op');
-    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac());
+    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac(namespace));
     const token = await createServiceAccountToken(kube.cluster, namespace, 'fte-operator');
     return { namespace, kubeconfig: await tokenKubeconfig(kube.cluster, 'fte-operator', token, namespace) };
   }

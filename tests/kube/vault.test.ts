@@ -60,7 +60,7 @@ describe('the Vault resource (real API server, real git remotes)', () => {
 
   async function namespaceWithAccount(): Promise<{ namespace: string; kubeconfig: string }> {
     const namespace = await kube.namespace('vault');
-    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac());
+    await kube.ok(['apply', '-n', namespace, '-f', '-'], await operatorRbac(namespace));
     const token = await createServiceAccountToken(kube.cluster, namespace, 'fte-operator');
     return { namespace, kubeconfig: await tokenKubeconfig(kube.cluster, 'fte-operator', token, namespace) };
   }
