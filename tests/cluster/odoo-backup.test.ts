@@ -404,5 +404,17 @@ describe('charts/fte: PostgreSQL, an Odoo stand-in, backup and restore on a real
     // The stand-in found its own attachment restored rather than writing it again.
     const odooLogs = await kubectl(['logs', await odooPod(), '-c', 'odoo']);
     expect(odooLogs).toMatch(/filestore: \S+ already there/);
+
+    // helm uninstall keeps the data, as docs/deploy.md says: every volume claim and the CRDs stay.
+    await helm(['uninstall', RELEASE, '-n', namespace, '--wait']);
+    const claims = await kubectl(['get', 'pvc', '-o', 'jsonpath={.items[*].metadata.name}']);
+    expect(claims.split(' ').sort()).toEqual([...CLAIMS].sort());
+    await until(
+      'the pods of the release gone',
+      120_000,
+      async () => (await kubectl(['get', 'pods', '-o', 'name'])) === '',
+    );
+    for (const crd of ['tasks.fte.dev', 'vaults.fte.dev'])
+      expect((await cluster.kubectl(['get', 'crd', crd])).code).toBe(0);
   }, 900_000);
 });
