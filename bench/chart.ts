@@ -1,13 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { initVault } from '../core/init.js';
-import { VaultRepo } from '../core/vault-repo.js';
 import { startLocalNode } from '../tests/harness/cluster.js';
-import { pushFteImage, REPO_ROOT, sshGitServer } from '../tests/harness/cluster-apps.js';
-import { readKubeTools, run } from '../tests/harness/kube.js';
+import { pushFteImage, REPO_ROOT, vaultOnNode } from '../tests/harness/cluster-apps.js';
+import { readKubeTools } from '../tests/harness/kube.js';
 import { ms, percentile, printTable, progress, type Row, timed } from './report.js';
 
 /**
@@ -48,34 +45,11 @@ const root = await mkdtemp(join(tmpdir(), 'fte-bench-chart-'));
 try {
   progress('chart: image and git server');
   const image = await pushFteImage(cluster, 'fte/fte:bench');
-  await mkdir(join(root, 'git'));
-  const remote = join(root, 'git', 'vault.git');
-  await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
-  const ownerDir = join(root, 'owner');
-  await initVault(ownerDir, { remote, agent: 'local' });
-  const owner = new VaultRepo({ root: ownerDir, agent: 'local' });
-  const server = await sshGitServer(cluster, join(root, 'git'));
-  await cluster.ok(['create', 'namespace', 'fte']);
-  await writeFile(join(root, 'deploy_key'), server.privateKey, { mode: 0o600 });
-  await cluster.ok([
-    'create',
-    'secret',
-    'generic',
-    'fte-git-ssh',
-    '-n',
-    'fte',
-    `--from-file=ssh-privatekey=${join(root, 'deploy_key')}`,
-  ]);
-  const values = join(root, 'values.yaml');
+  const vault = await vaultOnNode(cluster, root, 'fte');
+  const ownerDir = vault.owner.dir;
+  const owner = vault.owner.repo;
   const [repository, tag] = image.split(/:(?=[^:]+$)/);
-  await writeFile(
-    values,
-    stringify({
-      image: { repository, tag },
-      vault: { url: `${server.url}/vault.git` },
-      git: { sshKey: { existingSecret: 'fte-git-ssh' }, knownHosts: server.knownHosts },
-    }),
-  );
+  const values = await vault.values({ image: { repository, tag } });
 
   progress('chart: helm install');
   const helm = readKubeTools().helm;

@@ -1,11 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { initVault } from '../core/init.js';
 import { type NodeCluster, startLocalNode } from '../tests/harness/cluster.js';
-import { buildFteImage, skaffold, sshGitServer } from '../tests/harness/cluster-apps.js';
-import { run } from '../tests/harness/kube.js';
+import { buildFteImage, skaffold, vaultOnNode } from '../tests/harness/cluster-apps.js';
 import { ms, printTable, progress, type Row, timed } from './report.js';
 
 /**
@@ -49,32 +46,8 @@ const root = await mkdtemp(join(tmpdir(), 'fte-bench-skaffold-'));
 const cluster = await startLocalNode();
 try {
   const home = join(root, 'home');
-  await mkdir(join(root, 'git'), { recursive: true });
   await mkdir(home);
-  const remote = join(root, 'git', 'vault.git');
-  const init = await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
-  if (init.code !== 0) throw new Error(init.stderr);
-  await initVault(join(root, 'owner'), { remote, agent: 'local' });
-  const server = await sshGitServer(cluster, join(root, 'git'));
-  await cluster.ok(['create', 'namespace', 'bench']);
-  await writeFile(join(root, 'deploy_key'), server.privateKey, { mode: 0o600 });
-  await cluster.ok([
-    'create',
-    'secret',
-    'generic',
-    'fte-git-ssh',
-    '-n',
-    'bench',
-    `--from-file=ssh-privatekey=${join(root, 'deploy_key')}`,
-  ]);
-  const values = join(root, 'values.yaml');
-  await writeFile(
-    values,
-    stringify({
-      vault: { url: `${server.url}/vault.git` },
-      git: { sshKey: { existingSecret: 'fte-git-ssh' }, knownHosts: server.knownHosts },
-    }),
-  );
+  const values = await (await vaultOnNode(cluster, root, 'bench')).values();
   progress('skaffold: run -p local');
   const [deployed, runMs] = await timed(() =>
     skaffold(cluster, ['run', '--tag', 'bench', '--status-check=true'], { namespace: 'bench', home, values }),

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { connectKube } from '../operator/controller/kube/config.js';
 import { KubeVaultClient } from '../operator/controller/kube/vault-client.js';
 import type { DrafterSettings, VaultSpec } from '../operator/vault-resource.js';
 
@@ -36,17 +35,8 @@ export async function operatorVaultSettings(options: {
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }): Promise<OperatorVaultSettings> {
-  const connection = connectKube({
-    kubeconfig: options.kubeconfig,
-    namespace: options.namespace,
-    env: options.env,
-  });
-  const client = new KubeVaultClient({
-    kubeConfig: connection.kubeConfig,
-    namespace: connection.namespace,
-    name: options.name,
-  });
-  const logger = options.logger.child({ vault: options.name, namespace: connection.namespace });
+  const client = KubeVaultClient.connect(options);
+  const logger = options.logger.child({ vault: options.name, namespace: client.namespace });
   const first = await client.get();
   let spec = first.spec;
   let domains = spec.domains ? new Set(spec.domains) : undefined;

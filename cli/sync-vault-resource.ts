@@ -1,4 +1,3 @@
-import { connectKube } from '../operator/controller/kube/config.js';
 import { KubeVaultClient } from '../operator/controller/kube/vault-client.js';
 import type { VaultResource, VaultStatus } from '../operator/vault-resource.js';
 import { type SyncCycle, VaultStatusTracker, worthWriting } from '../operator/vault-status.js';
@@ -34,17 +33,7 @@ export async function linkVaultResource(options: {
   log: (line: string) => void;
   heartbeatMs?: number;
 }): Promise<SyncVaultLink> {
-  // A configuration that cannot be found is a ConfigError (exit 78): a mistake to fix, not an outage.
-  const connection = connectKube({
-    kubeconfig: options.kubeconfig,
-    namespace: options.namespace,
-    env: options.env,
-  });
-  const client = new KubeVaultClient({
-    kubeConfig: connection.kubeConfig,
-    namespace: connection.namespace,
-    name: options.name,
-  });
+  const client = KubeVaultClient.connect(options);
   const { log } = options;
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   let vault: VaultResource | undefined;

@@ -1,15 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { initVault } from '../../core/init.js';
-import { VaultRepo } from '../../core/vault-repo.js';
+import type { VaultRepo } from '../../core/vault-repo.js';
 import type { Task } from '../../operator/task.js';
 import { runCli, smtpEnv, smtpServer, testKey } from '../executor/helpers.js';
 import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
-import { pushFteImage, REPO_ROOT, sshGitServer } from '../harness/cluster-apps.js';
+import { pushFteImage, REPO_ROOT, vaultOnNode } from '../harness/cluster-apps.js';
 import { readKubeTools } from '../harness/kube.js';
 import { git, itemText } from '../helpers/vaults.js';
 import { eventually } from '../kube/store-contract.js';
@@ -60,35 +58,11 @@ describe('helm install charts/fte on a real node', () => {
     cluster = await startNodeCluster();
     const image = await pushFteImage(cluster, 'fte/fte:test');
     root = await mkdtemp(join(tmpdir(), 'fte-chart-'));
-    await mkdir(join(root, 'git'));
-    remote = join(root, 'git', 'vault.git');
-    await git(root, 'init', '--quiet', '--bare', '--initial-branch=main', remote);
-    const ownerDir = join(root, 'owner');
-    await initVault(ownerDir, { remote, agent: 'local' });
-    owner = { dir: ownerDir, repo: new VaultRepo({ root: ownerDir, agent: 'local' }) };
-    const server = await sshGitServer(cluster, join(root, 'git'));
-
-    await cluster.ok(['create', 'namespace', namespace]);
-    await writeFile(join(root, 'deploy_key'), server.privateKey, { mode: 0o600 });
-    await cluster.ok([
-      'create',
-      'secret',
-      'generic',
-      'fte-git-ssh',
-      '-n',
-      namespace,
-      `--from-file=ssh-privatekey=${join(root, 'deploy_key')}`,
-    ]);
-    values = join(root, 'values.yaml');
+    const vault = await vaultOnNode(cluster, root, namespace);
+    remote = vault.remote;
+    owner = vault.owner;
     const [repository, tag] = image.split(/:(?=[^:]+$)/);
-    await writeFile(
-      values,
-      stringify({
-        image: { repository, tag },
-        vault: { url: `${server.url}/vault.git`, intervalSeconds: 1 },
-        git: { sshKey: { existingSecret: 'fte-git-ssh' }, knownHosts: server.knownHosts },
-      }),
-    );
+    values = await vault.values({ image: { repository, tag }, vault: { intervalSeconds: 1 } });
     const installed = await helm([
       'install',
       'fte',

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { initVault } from '../../core/init.js';
 import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
-import { buildFteImage, skaffold, sshGitServer } from '../harness/cluster-apps.js';
-import { git } from '../helpers/vaults.js';
+import { buildFteImage, skaffold, vaultOnNode } from '../harness/cluster-apps.js';
 import { eventually } from '../kube/store-contract.js';
 
 /**
@@ -29,30 +26,7 @@ describe('skaffold run -p local', () => {
     root = await mkdtemp(join(tmpdir(), 'fte-skaffold-'));
     home = join(root, 'home');
     await mkdir(home);
-    await mkdir(join(root, 'git'));
-    const remote = join(root, 'git', 'vault.git');
-    await git(root, 'init', '--quiet', '--bare', '--initial-branch=main', remote);
-    await initVault(join(root, 'owner'), { remote, agent: 'local' });
-    const server = await sshGitServer(cluster, join(root, 'git'));
-    await cluster.ok(['create', 'namespace', namespace]);
-    await writeFile(join(root, 'deploy_key'), server.privateKey, { mode: 0o600 });
-    await cluster.ok([
-      'create',
-      'secret',
-      'generic',
-      'fte-git-ssh',
-      '-n',
-      namespace,
-      `--from-file=ssh-privatekey=${join(root, 'deploy_key')}`,
-    ]);
-    values = join(root, 'values.yaml');
-    await writeFile(
-      values,
-      stringify({
-        vault: { url: `${server.url}/vault.git` },
-        git: { sshKey: { existingSecret: 'fte-git-ssh' }, knownHosts: server.knownHosts },
-      }),
-    );
+    values = await (await vaultOnNode(cluster, root, namespace)).values();
   }, 600_000);
 
   afterAll(async () => {

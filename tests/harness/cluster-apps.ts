@@ -7,6 +7,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { initVault } from '../../core/init.js';
+import { VaultRepo } from '../../core/vault-repo.js';
 import type { NodeCluster } from './cluster.js';
 import { readKubeTools, run } from './kube.js';
 
@@ -168,5 +171,51 @@ export async function sshGitServer(cluster: NodeCluster, projectRoot: string): P
     url: `ssh://root@${cluster.nodeAddress}:2222${projectRoot}`,
     privateKey: await readFile(join(dir, 'deploy_key'), 'utf8'),
     knownHosts: `[${cluster.nodeAddress}]:2222 ${hostKey}`,
+  };
+}
+
+export interface NodeVault {
+  /** The bare remote on this machine (the owner's clone syncs with it directly). */
+  remote: string;
+  /** The owner's clone, outside the cluster. */
+  owner: { dir: string; repo: VaultRepo };
+  /** Writes a values file for charts/fte (the vault over ssh with the deploy key Secret), plus `extra`. */
+  values(extra?: Record<string, unknown>): Promise<string>;
+}
+
+/**
+ * What a chart install on the node needs besides the image: a bare remote served by sshd on the node's
+ * address, the owner's clone of it, and `namespace` with the deploy key Secret `fte-git-ssh` in it.
+ */
+export async function vaultOnNode(cluster: NodeCluster, root: string, namespace: string): Promise<NodeVault> {
+  await mkdir(join(root, 'git'), { recursive: true });
+  const remote = join(root, 'git', 'vault.git');
+  const init = await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', remote]);
+  if (init.code !== 0) throw new Error(`git init --bare failed: ${init.stderr}`);
+  const ownerDir = join(root, 'owner');
+  await initVault(ownerDir, { remote, agent: 'local' });
+  const server = await sshGitServer(cluster, join(root, 'git'));
+  await cluster.ok(['create', 'namespace', namespace]);
+  const keyFile = join(root, 'deploy_key');
+  await writeFile(keyFile, server.privateKey, { mode: 0o600 });
+  await cluster.ok([
+    'create',
+    'secret',
+    'generic',
+    'fte-git-ssh',
+    '-n',
+    namespace,
+    `--from-file=ssh-privatekey=${keyFile}`,
+  ]);
+  return {
+    remote,
+    owner: { dir: ownerDir, repo: new VaultRepo({ root: ownerDir, agent: 'local' }) },
+    async values(extra = {}) {
+      const path = join(root, 'values.yaml');
+      const vault = { url: `${server.url}/vault.git`, ...((extra.vault as object | undefined) ?? {}) };
+      const git = { sshKey: { existingSecret: 'fte-git-ssh' }, knownHosts: server.knownHosts };
+      await writeFile(path, stringify({ ...extra, vault, git }));
+      return path;
+    },
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { VAULT_PLURAL, VaultResource, VaultStatus } from '../../vault-resource.js';
 import { apiFailure, describeApiError, KubeApiError } from './api-errors.js';
+import { connectKube } from './config.js';
 import { shareConnections } from './connections.js';
 import { GROUP, VERSION } from './task-store.js';
 
@@ -46,6 +47,24 @@ export class KubeVaultClient {
   private readonly watcher: Watch;
   private readonly fieldManager: string;
   private readonly mergeOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+  /**
+   * The client for Vault `name`, connected the way `--store kube` connects: `kubeconfig`, else $KUBECONFIG,
+   * in-cluster, ~/.kube/config; the namespace from `namespace`, else $POD_NAMESPACE or the context's. A
+   * configuration that cannot be found is a ConfigError (exit 78): a mistake to fix, not an outage.
+   */
+  static connect(options: { name: string; kubeconfig?: string; namespace?: string; env: NodeJS.ProcessEnv }) {
+    const connection = connectKube({
+      kubeconfig: options.kubeconfig,
+      namespace: options.namespace,
+      env: options.env,
+    });
+    return new KubeVaultClient({
+      kubeConfig: connection.kubeConfig,
+      namespace: connection.namespace,
+      name: options.name,
+    });
+  }
 
   constructor(options: KubeVaultClientOptions) {
     const kubeConfig = shareConnections(options.kubeConfig);
