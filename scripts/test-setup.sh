@@ -7,7 +7,8 @@
 #     (/usr/lib/cni), iptables (kube-proxy), buildah + skopeo + mmdebstrap (images),
 #     qemu-user-static + binfmt-support + arch-test + binutils-aarch64-linux-gnu (arm64 images; the
 #     cross strip keeps Node.js's debug symbols out of them), curl + iproute2 (the node's
-#     network namespace and its probes), docker-registry (the Docker
+#     network namespace and its probes), openssh-server (the git host the chart's pods clone from
+#     over ssh, run by the tests inside the node's namespace; never as a system service), docker-registry (the Docker
 #     distribution registry v2.8, /usr/bin/docker-registry, run by the harness on loopback)
 #   - kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, etcd, helm,
 #     skaffold and the pause binary, built from Go modules and cached by version
@@ -28,7 +29,7 @@ PACKAGES=(
   containerd runc containernetworking-plugins iptables
   buildah skopeo mmdebstrap fuse-overlayfs uidmap
   qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu
-  docker-registry
+  docker-registry openssh-server
 )
 declare -A BINARY=(
   [fuse-overlayfs]=fuse-overlayfs [uidmap]=newuidmap
@@ -36,7 +37,7 @@ declare -A BINARY=(
   [containerd]=containerd [runc]=runc [containernetworking-plugins]=/usr/lib/cni/bridge
   [iptables]=iptables [buildah]=buildah [skopeo]=skopeo [mmdebstrap]=mmdebstrap
   [qemu-user-static]=qemu-aarch64-static [binfmt-support]=update-binfmts [arch-test]=arch-test
-  [docker-registry]=/usr/bin/docker-registry
+  [docker-registry]=/usr/bin/docker-registry [openssh-server]=/usr/sbin/sshd
 )
 have() { [[ "$1" == /* ]] && [[ -x "$1" ]] || command -v "$1" >/dev/null 2>&1; }
 
