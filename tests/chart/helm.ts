@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type CommandResult, readKubeTools, run } from '../harness/kube.js';
 
@@ -24,7 +25,16 @@ export function helmPath(): string {
   return helm;
 }
 
-const helmHome = mkdtempSync(join(tmpdir(), 'fte-chart-helm-'));
+let helmHome: string | undefined;
+/** helm's own cache/config/data dirs for the test file, removed after it. */
+function home(): string {
+  helmHome ??= mkdtempSync(join(tmpdir(), 'fte-chart-helm-'));
+  return helmHome;
+}
+afterAll(() => {
+  if (helmHome !== undefined) rmSync(helmHome, { recursive: true, force: true });
+  helmHome = undefined;
+});
 
 /** Runs helm with its own cache/config/data dirs, never touching the user's. */
 export function helmRun(args: string[]): Promise<CommandResult> {
@@ -32,9 +42,9 @@ export function helmRun(args: string[]): Promise<CommandResult> {
     timeoutMs: 120_000,
     env: {
       ...process.env,
-      HELM_CACHE_HOME: join(helmHome, 'cache'),
-      HELM_CONFIG_HOME: join(helmHome, 'config'),
-      HELM_DATA_HOME: join(helmHome, 'data'),
+      HELM_CACHE_HOME: join(home(), 'cache'),
+      HELM_CONFIG_HOME: join(home(), 'config'),
+      HELM_DATA_HOME: join(home(), 'data'),
     },
   });
 }
