@@ -1,8 +1,7 @@
-import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { git, runCli, smtpEnv, smtpServer, testKey, world } from '../executor/helpers.js';
+import { git, runCli, smtpEnv, smtpServer, tempDir, testKey, world } from '../executor/helpers.js';
 import { cloudEnv, startFte } from '../helpers/cli.js';
 import { itemText } from '../helpers/vaults.js';
 
@@ -10,7 +9,7 @@ const TOKEN = 'sidecar-token-0123456789abcdef';
 
 /** An environment for the cloud side: no send credentials, the shared port token, and git NOT on the PATH. */
 async function operatorEnvWithoutGit(): Promise<NodeJS.ProcessEnv> {
-  const bin = await mkdtemp(join(tmpdir(), 'fte-nogit-'));
+  const bin = await tempDir('fte-nogit-');
   await symlink(process.execPath, join(bin, 'node'));
   return { ...cloudEnv(), PATH: bin, FTE_VAULT_TOKEN: TOKEN, FTE_LOG_LEVEL: 'warn' };
 }
