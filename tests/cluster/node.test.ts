@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -55,6 +57,22 @@ async function leftovers(cluster: NodeCluster): Promise<string[]> {
   return found;
 }
 
+/** A node started by another process, which is then killed before it can stop it. */
+async function orphanedNode(): Promise<Pick<NodeCluster, 'netns' | 'dir' | 'cgroupRoot'>> {
+  const harness = join(import.meta.dirname, '..', '..', 'dist', 'tests', 'harness', 'cluster.js');
+  if (!existsSync(harness)) throw new Error(`${harness} is missing: run make build first`);
+  const script = `const m = await import(${JSON.stringify(harness)}); const c = await m.startLocalNode();
+process.stdout.write(JSON.stringify({ netns: c.netns, dir: c.dir, cgroupRoot: c.cgroupRoot }) + '\\n');
+setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(child.stdout!.setEncoding('utf8'), 'data')) as [string];
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  return JSON.parse(line);
+}
+
 describe('the test node', () => {
   const started: NodeCluster[] = [];
   afterAll(async () => {
@@ -86,5 +104,15 @@ describe('the test node', () => {
     }
     expect(await hostIptables()).toBe(iptablesBefore);
     expect(await nodeCgroups()).toEqual(cgroupsBefore);
+  }, 600_000);
+
+  it('the next start tears down a node whose test process was killed', async () => {
+    const orphan = await orphanedNode();
+    expect(existsSync(`/run/netns/${orphan.netns}`)).toBe(true);
+    const cluster = await startLocalNode();
+    started.push(cluster);
+    expect(await leftovers({ ...cluster, ...orphan })).toEqual([]);
+    await cluster.stop();
+    expect(await leftovers(cluster)).toEqual([]);
   }, 600_000);
 });

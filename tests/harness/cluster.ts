@@ -162,8 +162,15 @@ export async function startLocalNode(startTimeoutMs = 180_000): Promise<NodeClus
     if (stopped) return;
     stopped = true;
     await teardown({ netns, cgroupRoot, dir, children });
+    await rm(join(NODES_DIR, `${netns}.json`), { force: true });
   };
 
+  await removeOrphanedNodes();
+  await mkdir(NODES_DIR, { recursive: true });
+  await writeFile(
+    join(NODES_DIR, `${netns}.json`),
+    JSON.stringify({ pid: process.pid, netns, cgroupRoot, dir }),
+  );
   try {
     await createNetns(netns);
     const files = await writeNodeFiles(dir, { cgroupRoot });
@@ -684,6 +691,38 @@ async function pushPauseImage(
 }
 
 // ------------------------------------------------------------------ teardown
+
+/** One record per running node, so that the next start can clean up after a test process that was killed. */
+const NODES_DIR = '/run/fte-test-nodes';
+
+/** Tears down every node whose test process is gone (killed before it could stop its node). */
+async function removeOrphanedNodes(): Promise<void> {
+  for (const name of await readdir(NODES_DIR).catch(() => [] as string[])) {
+    const record = join(NODES_DIR, name);
+    const node = JSON.parse(await readFile(record, 'utf8').catch(() => '{}')) as {
+      pid?: number;
+      netns?: string;
+      cgroupRoot?: string;
+      dir?: string;
+    };
+    if (node.pid !== undefined && alive(node.pid)) continue;
+    if (node.netns && node.cgroupRoot && node.dir) {
+      // kubelet and containerd first (they live in the node's network namespace), then the pods.
+      await killNetnsProcesses(node.netns);
+      await teardown({ netns: node.netns, cgroupRoot: node.cgroupRoot, dir: node.dir, children: [] });
+    }
+    await rm(record, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function teardown(o: { netns: string; cgroupRoot: string; dir: string; children: ChildProcess[] }) {
   // The node is disposable: no component gets a graceful stop. kubelet first, or it restarts what the next
