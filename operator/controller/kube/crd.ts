@@ -124,19 +124,43 @@ export function taskCrd(): Record<string, unknown> {
     'What the reconciler last observed and did; written by the operator only.',
   );
   asConditionListMap(status, 'TaskStatus');
+  return namespacedCrd({
+    plural: PLURAL,
+    kind: 'Task',
+    shortName: 'ftask',
+    printerColumns: PRINTER_COLUMNS,
+    selectableFields: [{ jsonPath: '.spec.domain' }, { jsonPath: '.spec.id' }],
+    description:
+      'One task of the fte vault (an email to answer, an invoice to post, …): a projection of its markdown files into the cluster.',
+    spec,
+    status,
+  });
+}
+
+/** A namespaced fte.dev CRD with one served version, a status subresource, and spec required. */
+export function namespacedCrd(o: {
+  plural: string;
+  kind: string;
+  shortName: string;
+  printerColumns: readonly Record<string, unknown>[];
+  selectableFields?: { jsonPath: string }[];
+  description: string;
+  spec: Record<string, unknown>;
+  status: Record<string, unknown>;
+}): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${o.plural}.${GROUP}` },
     spec: {
       group: GROUP,
       scope: 'Namespaced',
       names: {
-        plural: PLURAL,
-        singular: 'task',
-        kind: 'Task',
-        listKind: 'TaskList',
-        shortNames: ['ftask'],
+        plural: o.plural,
+        singular: o.kind.toLowerCase(),
+        kind: o.kind,
+        listKind: `${o.kind}List`,
+        shortNames: [o.shortName],
         categories: ['fte'],
       },
       versions: [
@@ -145,20 +169,19 @@ export function taskCrd(): Record<string, unknown> {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: PRINTER_COLUMNS,
-          selectableFields: [{ jsonPath: '.spec.domain' }, { jsonPath: '.spec.id' }],
+          additionalPrinterColumns: o.printerColumns,
+          ...(o.selectableFields ? { selectableFields: o.selectableFields } : {}),
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description:
-                'One task of the fte vault (an email to answer, an invoice to post, …): a projection of its markdown files into the cluster.',
+              description: o.description,
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec,
-                status,
+                spec: o.spec,
+                status: o.status,
               },
             },
           },

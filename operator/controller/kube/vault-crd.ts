@@ -1,6 +1,5 @@
 import { VAULT_KIND, VAULT_PLURAL, VaultSpec, VaultStatus } from '../../vault-resource.js';
-import { asConditionListMap, crdHeader, crdYaml, objectSchema } from './crd.js';
-import { GROUP, VERSION } from './task-store.js';
+import { asConditionListMap, crdHeader, crdYaml, namespacedCrd, objectSchema } from './crd.js';
 
 /**
  * The Vault CRD (DESIGN.md §3, ADR 0008), generated from the zod schemas in operator/vault-resource.ts
@@ -34,47 +33,16 @@ export function vaultCrd(): Record<string, unknown> {
     "The git-sync sidecar's last sync cycle; written by the sidecar only.",
   );
   asConditionListMap(status, 'VaultStatus');
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${VAULT_PLURAL}.${GROUP}` },
-    spec: {
-      group: GROUP,
-      scope: 'Namespaced',
-      names: {
-        plural: VAULT_PLURAL,
-        singular: 'vault',
-        kind: VAULT_KIND,
-        listKind: `${VAULT_KIND}List`,
-        shortNames: ['fv'],
-        categories: ['fte'],
-      },
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: VAULT_PRINTER_COLUMNS,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description:
-                'One fte installation: the git remote of its vault, how often the sidecar syncs it, and what the operator works on.',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec,
-                status,
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  return namespacedCrd({
+    plural: VAULT_PLURAL,
+    kind: VAULT_KIND,
+    shortName: 'fv',
+    printerColumns: VAULT_PRINTER_COLUMNS,
+    description:
+      'One fte installation: the git remote of its vault, how often the sidecar syncs it, and what the operator works on.',
+    spec,
+    status,
+  });
 }
 
 export function vaultCrdYaml(): string {
