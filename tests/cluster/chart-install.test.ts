@@ -9,7 +9,7 @@ import { runCli, smtpEnv, smtpServer, testKey } from '../executor/helpers.js';
 import { type NodeCluster, startNodeCluster } from '../harness/cluster.js';
 import { pushFteImage, REPO_ROOT, vaultOnNode } from '../harness/cluster-apps.js';
 import { readKubeTools } from '../harness/kube.js';
-import { git, itemText } from '../helpers/vaults.js';
+import { emailItem, git } from '../helpers/vaults.js';
 import { eventually } from '../kube/store-contract.js';
 
 /**
@@ -19,19 +19,6 @@ import { eventually } from '../kube/store-contract.js';
  * address, as from GitHub, and writes the Vault's status. The owner's side is a clone of the same remote
  * outside the cluster, with the real `fte approve` and `fte executor` and a real SMTP server.
  */
-
-const email = (id: string) =>
-  itemText(
-    {
-      type: 'email',
-      from: 'Jane Client <client@example.com>',
-      subject: `Question ${id}`,
-      received: '2026-01-07T10:30:00Z',
-      message_id: `<${id.toLowerCase()}@mail.example.com>`,
-      status: 'pending',
-    },
-    `## Email Content\nHello, about ${id}: could you get back to me?\n`,
-  );
 
 describe('helm install charts/fte on a real node', () => {
   let cluster: NodeCluster;
@@ -123,7 +110,8 @@ describe('helm install charts/fte on a real node', () => {
   }
 
   async function feed(ids: string[]): Promise<void> {
-    for (const id of ids) await writeFile(join(owner.dir, `Needs_Action/email/${id}.md`), email(id));
+    for (const id of ids)
+      await writeFile(join(owner.dir, `Needs_Action/email/${id}.md`), emailItem(`Question ${id}`, id));
     await owner.repo.commit(
       'local: new mail',
       ids.map((id) => `Needs_Action/email/${id}.md`),
@@ -220,8 +208,8 @@ describe('helm install charts/fte on a real node', () => {
     expect(lines.some((l) => JSON.stringify(l).includes('EMAIL_C1'))).toBe(true);
   }, 300_000);
 
-  it('kubectl edit vault changes the sync interval without a restart', async () => {
-    await cluster.ok([
+  const setSyncInterval = (seconds: number) =>
+    cluster.ok([
       'patch',
       'vault',
       'fte',
@@ -229,8 +217,11 @@ describe('helm install charts/fte on a real node', () => {
       namespace,
       '--type=merge',
       '-p',
-      '{"spec":{"intervalSeconds":7}}',
+      JSON.stringify({ spec: { intervalSeconds: seconds } }),
     ]);
+
+  it('kubectl edit vault changes the sync interval without a restart', async () => {
+    await setSyncInterval(7);
     for (const pod of await operatorPods()) {
       await eventually(async () => {
         const logs = await cluster.ok(['logs', '-n', namespace, pod.metadata.name, '-c', 'sync']);
@@ -238,16 +229,7 @@ describe('helm install charts/fte on a real node', () => {
       }, 60_000);
       expect(pod.status.containerStatuses.every((c) => c.restartCount === 0)).toBe(true);
     }
-    await cluster.ok([
-      'patch',
-      'vault',
-      'fte',
-      '-n',
-      namespace,
-      '--type=merge',
-      '-p',
-      '{"spec":{"intervalSeconds":1}}',
-    ]);
+    await setSyncInterval(1);
   }, 180_000);
 
   it('kubectl delete pod of the leader, then helm upgrade, with 20 items in flight: no draft twice, none lost', async () => {

@@ -70,3 +70,19 @@ export function itemText(fields: Record<string, string>, body = 'Hello.\n'): str
     .join('\n');
   return `---\n${yaml}\n---\n\n${body}`;
 }
+
+/** An email item for Needs_Action/email/ as the IMAP intake writes it (a client asks `subject`). */
+export function emailItem(subject: string, id: string): string {
+  return itemText(
+    {
+      type: 'email',
+      from: 'Jane Client <client@example.com>',
+      subject,
+      received: '2026-01-07T10:30:00Z',
+      message_id: `<${id.toLowerCase()}@mail.example.com>`,
+      priority: 'high',
+      status: 'pending',
+    },
+    `## Email Content\nHello, about "${subject}": could you get back to me?\n`,
+  );
+}

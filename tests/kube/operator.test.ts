@@ -9,7 +9,7 @@ import type { Task } from '../../operator/task.js';
 import { taskName } from '../../operator/task.js';
 import { runCli, smtpEnv, smtpServer, testKey } from '../executor/helpers.js';
 import { createServiceAccountToken } from '../harness/kube.js';
-import { git, itemText, remoteWithClones, tempDir } from '../helpers/vaults.js';
+import { emailItem, git, remoteWithClones, tempDir } from '../helpers/vaults.js';
 import { assertBuilt, cleanEnv, freePort, type Run, start } from '../operator/process.js';
 import { operatorRbac, startTaskCluster, type TaskCluster, table, tokenKubeconfig } from './cluster.js';
 import { eventually } from './store-contract.js';
@@ -19,20 +19,6 @@ import { eventually } from './store-contract.js';
  * service account of charts/fte's RBAC (nothing more), with real git remotes, the real `fte approve` and
  * `fte executor` on the local side and a real SMTP server.
  */
-
-const email = (subject: string, id: string) =>
-  itemText(
-    {
-      type: 'email',
-      from: 'Jane Client <client@example.com>',
-      subject,
-      received: '2026-01-07T10:30:00Z',
-      message_id: `<${id.toLowerCase()}@mail.example.com>`,
-      priority: 'high',
-      status: 'pending',
-    },
-    `## Email Content\nHello, about "${subject}": could you get back to me?\n`,
-  );
 
 type OperatorProcess = { child: ChildProcess; done: Promise<Run>; base: string; output(): string };
 
@@ -131,7 +117,7 @@ describe('fte operator --store kube (real processes, real API server)', () => {
 
       await writeFile(
         join(clones.cloud!.dir, 'Needs_Action/email/EMAIL_K1.md'),
-        email('Invoice for January', 'EMAIL_K1'),
+        emailItem('Invoice for January', 'EMAIL_K1'),
       );
       const pending = await phaseIs(namespace, 'EMAIL_K1', 'PendingApproval');
       expect(pending.metadata.name).toBe(taskName('EMAIL_K1'));
@@ -216,7 +202,7 @@ describe('fte operator --store kube (real processes, real API server)', () => {
 
       const ids = Array.from({ length: 8 }, (_, i) => `EMAIL_H${i}`);
       for (const id of ids)
-        await writeFile(join(feeder, `Needs_Action/email/${id}.md`), email(`Question ${id}`, id));
+        await writeFile(join(feeder, `Needs_Action/email/${id}.md`), emailItem(`Question ${id}`, id));
       await feed.commit(
         'local: new items',
         ids.map((id) => `Needs_Action/email/${id}.md`),
@@ -293,13 +279,19 @@ describe('fte operator --store kube (real processes, real API server)', () => {
     });
     try {
       await readyz(op, { role: 'leader', ready: true });
-      await writeFile(join(cloud, 'Needs_Action/email/EMAIL_R1.md'), email('Before the outage', 'EMAIL_R1'));
+      await writeFile(
+        join(cloud, 'Needs_Action/email/EMAIL_R1.md'),
+        emailItem('Before the outage', 'EMAIL_R1'),
+      );
       await phaseIs(namespace, 'EMAIL_R1', 'PendingApproval');
       const before = (await readyz(op)).lastTaskEventAt as string;
 
       await kube.cluster.stopApiServer();
       // During the outage: a new email lands on the cloud, and the owner rejects the first draft.
-      await writeFile(join(cloud, 'Needs_Action/email/EMAIL_R2.md'), email('During the outage', 'EMAIL_R2'));
+      await writeFile(
+        join(cloud, 'Needs_Action/email/EMAIL_R2.md'),
+        emailItem('During the outage', 'EMAIL_R2'),
+      );
       await clones.local!.repo.sync();
       const reject = await runCli(
         ['reject', 'EMAIL_R1', '--vault', clones.local!.dir, '--reason', 'no'],

@@ -6,7 +6,7 @@ import type { Task } from '../../operator/task.js';
 import { type VaultResource, VaultSpec } from '../../operator/vault-resource.js';
 import { createServiceAccountToken } from '../harness/kube.js';
 import { startFte } from '../helpers/cli.js';
-import { git, isAncestor, itemText, remoteWithClones } from '../helpers/vaults.js';
+import { emailItem, git, isAncestor, remoteWithClones } from '../helpers/vaults.js';
 import { assertBuilt, cleanEnv, freePort } from '../operator/process.js';
 import {
   operatorRbac,
@@ -26,20 +26,6 @@ import { eventually } from './store-contract.js';
  */
 
 const VAULT_CRD_PATH = join(REPO_ROOT, 'crds', 'vault.yaml');
-
-const email = (subject: string, id: string) =>
-  itemText(
-    {
-      type: 'email',
-      from: 'Jane Client <client@example.com>',
-      subject,
-      received: '2026-01-07T10:30:00Z',
-      message_id: `<${id.toLowerCase()}@mail.example.com>`,
-      priority: 'high',
-      status: 'pending',
-    },
-    `## Email Content\nHello, about "${subject}": could you get back to me?\n`,
-  );
 
 type Proc = ReturnType<typeof startFte>;
 
@@ -302,7 +288,7 @@ describe('the Vault resource (real API server, real git remotes)', () => {
     try {
       await writeFile(
         join(clones.cloud!.dir, 'Needs_Action/email/EMAIL_V1.md'),
-        email('Invoice for January', 'EMAIL_V1'),
+        emailItem('Invoice for January', 'EMAIL_V1'),
       );
       // email is not enabled: the task says why and the item is not claimed.
       const waiting = await eventually(async () => {
