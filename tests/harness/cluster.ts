@@ -33,9 +33,9 @@ import {
   type CommandResult,
   exited,
   generateCerts,
+  issueCert,
   KUBECTL,
   kubeconfigYaml,
-  openssl,
   readKubeTools,
   run,
   tail,
@@ -423,34 +423,8 @@ async function writeNodeFiles(dir: string, o: { cgroupRoot: string }): Promise<N
   const pki = join(dir, 'pki');
   await generateCerts(pki, [`IP:${NODE_ADDRESS}`]);
   // The API server's client certificate towards kubelets (logs, exec, port-forward).
-  await openssl(pki, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'kubelet-client.key']);
-  await openssl(pki, [
-    'req',
-    '-new',
-    '-key',
-    'kubelet-client.key',
-    '-subj',
-    '/O=system:masters/CN=kube-apiserver-kubelet-client',
-    '-out',
-    'kubelet-client.csr',
-  ]);
-  await writeFile(join(pki, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  await openssl(pki, [
-    'x509',
-    '-req',
-    '-in',
-    'kubelet-client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    'client.ext',
-    '-out',
-    'kubelet-client.crt',
+  await issueCert(pki, 'kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', [
+    'extendedKeyUsage=clientAuth',
   ]);
   const caPath = join(pki, 'ca.crt');
   const caCert = await readFile(caPath, 'utf8');

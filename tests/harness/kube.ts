@@ -268,7 +268,7 @@ export function run(
   });
 }
 
-export async function openssl(dir: string, args: string[]): Promise<void> {
+async function openssl(dir: string, args: string[]): Promise<void> {
   const r = await run('openssl', args, { cwd: dir, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
 }
@@ -300,32 +300,32 @@ export async function generateCerts(pki: string, extraSans: string[] = []): Prom
     'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   // Serving certificate.
-  await openssl(pki, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'apiserver.key']);
-  await openssl(pki, [
-    'req',
-    '-new',
-    '-key',
-    'apiserver.key',
-    '-subj',
-    '/CN=kube-apiserver',
-    '-out',
-    'apiserver.csr',
+  await issueCert(pki, 'apiserver', '/CN=kube-apiserver', [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    `subjectAltName=${['IP:127.0.0.1', 'IP:10.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...extraSans].join(',')}`,
   ]);
-  await writeFile(
-    join(pki, 'apiserver.ext'),
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      `subjectAltName=${['IP:127.0.0.1', 'IP:10.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...extraSans].join(',')}`,
-      '',
-    ].join('\n'),
-  );
+  // Service-account token signing key pair (RSA, what every client expects).
+  await openssl(pki, ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key']);
+  await openssl(pki, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
+}
+
+/** `<name>.key` and `<name>.crt` in `pki`, signed by its `ca.crt`/`ca.key` with the given extensions. */
+export async function issueCert(
+  pki: string,
+  name: string,
+  subject: string,
+  extensions: string[],
+): Promise<void> {
+  await openssl(pki, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`]);
+  await openssl(pki, ['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`]);
+  await writeFile(join(pki, `${name}.ext`), `${extensions.join('\n')}\n`);
   await openssl(pki, [
     'x509',
     '-req',
     '-in',
-    'apiserver.csr',
+    `${name}.csr`,
     '-CA',
     'ca.crt',
     '-CAkey',
@@ -335,13 +335,10 @@ export async function generateCerts(pki: string, extraSans: string[] = []): Prom
     '-days',
     '3650',
     '-extfile',
-    'apiserver.ext',
+    `${name}.ext`,
     '-out',
-    'apiserver.crt',
+    `${name}.crt`,
   ]);
-  // Service-account token signing key pair (RSA, what every client expects).
-  await openssl(pki, ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key']);
-  await openssl(pki, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }
 
 // ------------------------------------------------------------------- probes
