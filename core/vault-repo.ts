@@ -223,6 +223,21 @@ export class VaultRepo {
     return this.exclusive(() => this.claimUnlocked(id));
   }
 
+  /**
+   * Puts back a file this clone deleted without committing (a kill between a removal and its commit),
+   * as HEAD has it, when HEAD has it as a regular file; written through VaultFiles. True when restored.
+   */
+  restoreDeleted(path: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      const [entry] = await this.statusEntries([path]);
+      if (entry?.code !== ' D' || entry.path !== path) return false;
+      const [mode, , oid] = (await this.git.run(['ls-tree', 'HEAD', '--', `:(literal)${path}`])).split(/\s+/);
+      if (mode !== '100644' || !oid) return false;
+      await this.files.writeAtomic(path, await this.git.runBuffer(['cat-file', 'blob', oid]));
+      return true;
+    });
+  }
+
   async hasRemote(): Promise<boolean> {
     this.remoteConfigured ??= (await this.git.run(['remote'])).split('\n').includes(REMOTE);
     return this.remoteConfigured;

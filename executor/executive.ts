@@ -174,6 +174,7 @@ export class Executive {
       merged: 0,
     };
     const sync = this.o.sync !== false;
+    await this.resumeInterruptedFinishes();
     // The owner's own moves first: once swept into a commit they would look like a pull.
     let dirty = await this.intake(report);
     if (sync) {
@@ -200,6 +201,25 @@ export class Executive {
     }
     if (sync && dirty) report.sync.push(await this.repo.sync());
     return report;
+  }
+
+  /**
+   * A kill inside `finish()` after the approval was removed and before the commit leaves the approval
+   * deleted in the working tree only, with a ledger that says sent: nothing would ever file it in Done/.
+   * Put HEAD's approval back; this pass then finds it already done and finishes it without acting again.
+   */
+  private async resumeInterruptedFinishes(): Promise<void> {
+    const { ledger } = await this.open();
+    for (const task of await ledger.unfinished()) {
+      // Moved into Rejected/ by the owner: the rejection intake refuses it and files it (never both).
+      if (!isSafeTaskId(task) || (await this.files.isFile(`${FOLDERS.rejected}/${task}.md`))) continue;
+      if (await this.repo.restoreDeleted(`${FOLDERS.approved}/${task}.md`)) {
+        this.log.warn(
+          { task },
+          'an interrupted finish removed the approval uncommitted: restored, filing it in Done/',
+        );
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -212,6 +212,16 @@ export class Ledger {
     return count;
   }
 
+  /** Tasks whose side effect happened but which were never filed in Done/ (a kill inside the finish step). */
+  async unfinished(): Promise<string[]> {
+    const byKey = new Map<string, LedgerRecord[]>();
+    for (const r of await this.records()) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+    return [...byKey.values()].flatMap((rs) => {
+      const s = stateOf(rs);
+      return s.state === 'sent' && !s.finished && s.last ? [s.last.task] : [];
+    });
+  }
+
   /** Keys whose latest record is an intent with no outcome: a crash or a lost connection mid-act. */
   async unresolved(): Promise<LedgerRecord[]> {
     const byKey = new Map<string, LedgerRecord[]>();

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../core/audit.js';
 import { scanVault, summarizeTasks } from '../../core/status.js';
+import { idempotencyKey } from '../../executor/actions/at-most-once.js';
 import { approveTask } from '../../executor/decisions.js';
 import { stableMessageId } from '../../executor/email.js';
 import {
@@ -175,6 +176,38 @@ describe('sending approved email over real SMTP (smtp-server on loopback)', () =
       stableMessageId('EMAIL_K', 'owner@example.com'),
     ]);
     expect(existsSync(join(w.local.dir, 'Done/EMAIL_K.md'))).toBe(true);
+  });
+
+  it('killed inside the finish step (sent, Approved/ removed, nothing committed): the next pass files it in Done/ without sending', async () => {
+    const w = await world();
+    await testKey(w.keyFile);
+    const smtp = await smtpServer();
+    await approved(w, ['EMAIL_F']);
+    await executive(w, await testKey(w.keyFile), undefined).pass(); // commits and pushes the approval
+    expect(await git(w.remote, 'ls-tree', '-r', '--name-only', 'main')).toContain('Approved/EMAIL_F.md');
+    // What a kill between the send's outcome and the finish commit leaves: the ledger says sent, the
+    // approval is gone from the working tree (still in HEAD), Done/ was never written.
+    const data = await frontmatterOf(join(w.local.dir, 'Approved/EMAIL_F.md'));
+    const key = idempotencyKey({ data: data as { action: string; task: string; content_sha256: string } });
+    const ledger = await localLedger(w);
+    const ts = new Date().toISOString();
+    const messageId = stableMessageId('EMAIL_F', 'owner@example.com');
+    const base = { ts, key, task: 'EMAIL_F', action: 'send_email', message_id: messageId } as const;
+    await ledger.append({ ...base, kind: 'intent' });
+    await ledger.append({ ...base, kind: 'outcome', outcome: 'sent' });
+    await rm(join(w.local.dir, 'Approved/EMAIL_F.md'));
+
+    const run = await once(w, smtp.port);
+    expect(run.code).toBe(0);
+    expect(smtp.connections()).toBe(0);
+    expect(await frontmatterOf(join(w.local.dir, 'Done/EMAIL_F.md'))).toMatchObject({
+      status: 'executed',
+      sent_message_id: messageId,
+    });
+    const head = await git(w.local.dir, 'ls-tree', '-r', '--name-only', 'HEAD');
+    expect(head).toContain('Done/EMAIL_F.md');
+    expect(head).not.toContain('Approved/EMAIL_F.md');
+    expect(await git(w.local.dir, 'status', '--porcelain')).toBe('');
   });
 
   it('an Uncertain send the owner says went out is finished without sending', async () => {
