@@ -68,14 +68,16 @@ export type SessionInfo = {
   agent: string;
 };
 
+/** The task phases (core/layout.ts PHASES), in the order the page shows their counts. */
 export const PHASE_NAMES = [
-  'Inbox',
-  'Needs_Action',
-  'In_Progress',
-  'Pending_Approval',
+  'NeedsAction',
+  'InProgress',
+  'PendingApproval',
   'Approved',
-  'Rejected',
+  'Executing',
   'Done',
+  'Rejected',
+  'Failed',
 ] as const;
 
 export type AlertKind =
