@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { assertFolderName } from '../core/layout.js';
+import { DEFAULT_UI_BIND, DEFAULT_UI_PORT } from '../executor/ui/defaults.js';
 import { EXIT, writeError } from './errors.js';
 
 const EXIT_CODES_HELP = `
@@ -154,9 +155,18 @@ program
   .addOption(agentOption('local'))
   .option('--once', 'one full pass, then exit')
   .option('--interval <seconds>', 'seconds between passes', '10')
+  .option(
+    '--ui-port <port>',
+    `status page port (default FTE_UI_PORT, else ${DEFAULT_UI_PORT}; 0 = any free port)`,
+  )
+  .option('--ui-bind <address>', `status page address (default FTE_UI_BIND, else ${DEFAULT_UI_BIND})`)
+  .option('--no-ui', 'do not serve the status page')
   .addHelpText(
     'after',
     `
+Status page (not with --once): http://127.0.0.1:${DEFAULT_UI_PORT}/ (its address is printed at start; fte ui
+opens it). Any bind other than loopback refuses to start without FTE_UI_PASSWORD_HASH (a bcrypt hash:
+fte ui hash-password) or FTE_UI_TOKEN (>= 32 characters).
 Sending: SMTP_HOST, SMTP_PORT, SMTP_SECURE, SMTP_USER, SMTP_PASSWORD, SMTP_FROM; FTE_SENT_COPY=1 with IMAP_*
 files a copy in Sent. Approvals are signed with FTE_APPROVAL_KEY_FILE (default ~/.config/fte/approval.key).
 Limits are this laptop's own, from the environment, else FTE_EXECUTOR_CONFIG (default
@@ -194,6 +204,20 @@ program
   .option('--sent', 'it did go out: finish without sending again')
   .option('--not-sent', 'it did not go out: send it again (same Message-ID)')
   .action(async (id: string, opts) => (await import('./commands/resolve.js')).run(id, opts));
+
+const ui = program
+  .command('ui')
+  .description('open the status page of the running executor in the browser')
+  .option('--print', 'print its address instead of opening a browser')
+  .addHelpText(
+    'after',
+    `
+The address comes from FTE_UI_BIND/FTE_UI_PORT (default http://${DEFAULT_UI_BIND}:${DEFAULT_UI_PORT}/), as fte executor uses them.`,
+  )
+  .action(async (opts) => (await import('./commands/ui.js')).open(opts));
+ui.command('hash-password')
+  .description('read a password on stdin and print its bcrypt hash, for FTE_UI_PASSWORD_HASH')
+  .action(async () => (await import('./commands/ui.js')).hashPasswordFromStdin());
 
 program
   .command('demo')

@@ -38,7 +38,7 @@ export const ApproveRequest = z.strictObject({
   /** What the owner saw: refused with 409 if the request changed since (a pull brought a new version). */
   seen: Sha256Hex,
   /** The owner's edit of the draft's body; absent = approve the draft as it is. */
-  body: z.string().max(200_000).optional(),
+  body: z.string().min(1, 'the draft is empty').max(200_000).optional(),
 });
 export type ApproveRequest = z.infer<typeof ApproveRequest>;
 
@@ -63,7 +63,7 @@ export type SessionInfo = {
   readOnly: boolean;
   authRequired: boolean;
   authenticated: boolean;
-  /** Send back as `x-csrf-token` on every POST; empty until authenticated. */
+  /** Send back as `x-csrf-token` on every POST (the sign-in too). */
   csrf: string;
   agent: string;
 };

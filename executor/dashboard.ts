@@ -215,6 +215,17 @@ export function renderDashboard(view: DashboardView): string {
   return out.join('\n');
 }
 
+/** The merged heartbeats, signals and sync state (`dashboard.json` in the state folder); empty when absent. */
+export async function loadDashboardState(statePath: string): Promise<DashboardState> {
+  try {
+    const parsed = DashboardState.safeParse(JSON.parse(await readFile(statePath, 'utf8')));
+    if (parsed.success) return parsed.data;
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT') && !(error instanceof SyntaxError)) throw error;
+  }
+  return { heartbeats: {}, signals: [] };
+}
+
 export class DashboardWriter {
   private rendered = false;
 
@@ -231,14 +242,8 @@ export class DashboardWriter {
     },
   ) {}
 
-  private async loadState(): Promise<DashboardState> {
-    try {
-      const parsed = DashboardState.safeParse(JSON.parse(await readFile(this.statePath, 'utf8')));
-      if (parsed.success) return parsed.data;
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT') && !(error instanceof SyntaxError)) throw error;
-    }
-    return { heartbeats: {}, signals: [] };
+  private loadState(): Promise<DashboardState> {
+    return loadDashboardState(this.statePath);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AuditLog } from '../core/audit.js';
 import { approvalParameters } from '../core/codec.js';
 import { EXIT, FteError } from '../core/errors.js';
@@ -63,6 +64,17 @@ function rawEffect(approval: Approval): Array<[string, string]> {
 }
 
 /**
+ * What the owner was shown before deciding (the status page): the digest of the request file as shown
+ * (a request that changed since is refused, never signed unseen) and the owner's edit of the draft.
+ */
+export type ShownRequest = { seenSha256?: string; body?: string };
+
+/** sha256 hex of an approval request's exact text: what `ShownRequest.seenSha256` is compared with. */
+export function requestDigest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
  * Signs the owner's approval of task `id` (from `Pending_Approval/<d>/` or an unsigned/refused `Approved/`
  * file). Returns what the approval does (`effect`: every recipient and effect) for the owner to see.
  */
@@ -71,6 +83,7 @@ export async function approveTask(
   key: Buffer,
   id: string,
   via: 'cli' | 'obsidian' | 'status_page',
+  shown: ShownRequest = {},
 ): Promise<{
   path: string;
   approval: Approval;
@@ -97,7 +110,13 @@ export async function approveTask(
   }
   if (read.kind !== 'ok')
     throw new DecisionError(`${source} is not a valid approval request: ${read.reason}`, 'refused');
-  const { approval } = read;
+  if (shown.seenSha256 !== undefined && requestDigest(read.text) !== shown.seenSha256) {
+    throw new DecisionError(
+      `${id} changed since it was shown (a sync brought a new version); look at it again before approving`,
+      'conflict',
+    );
+  }
+  const approval = shown.body === undefined ? read.approval : { ...read.approval, body: shown.body };
   if (approval.data.task !== id) {
     throw new DecisionError(
       `${source} is about task ${JSON.stringify(approval.data.task)}, not ${id}`,
@@ -330,6 +349,7 @@ export async function resolveTask(
   ledger: Ledger,
   id: string,
   outcome: 'sent' | 'not_sent',
+  via: 'cli' | 'status_page' = 'cli',
 ): Promise<{ path: string; touched: string[] }> {
   const files = filesOf(ctx);
   const path = itemPaths.approved(id);
@@ -372,7 +392,7 @@ export async function resolveTask(
     action_type: 'send_resolved',
     actor: ctx.agent,
     target: path,
-    parameters: { outcome },
+    parameters: { outcome, via },
     approval_status: 'approved',
     approved_by: ctx.owner,
     result: outcome === 'sent' ? 'owner_says_sent' : 'owner_says_not_sent',

@@ -1,12 +1,18 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ConfigError } from '../../core/config.js';
 import { FOLDERS } from '../../core/layout.js';
-import { createLogger } from '../../core/log.js';
+import { createLogger, type Logger } from '../../core/log.js';
 import { watchFolders } from '../../core/watch.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
 import { acquireLock } from '../../executor/lock.js';
 import { ImapSentCopy, loadSentCopyConfig } from '../../executor/sent-copy.js';
-import { openLocal } from '../../executor/setup.js';
+import { type LocalSetup, openLocal, SetupError } from '../../executor/setup.js';
+import { loadUiConfig, type UiConfig } from '../../executor/ui/config.js';
+import { PageDecisions } from '../../executor/ui/decision-port.js';
+import { LiveFeed } from '../../executor/ui/live.js';
+import { ReadModel } from '../../executor/ui/read-model.js';
+import { type StatusPage, serveStatusPage } from '../../executor/ui/server.js';
 import { untilStopped } from '../signals.js';
 import { intervalMs } from '../vault-arg.js';
 
@@ -50,8 +56,13 @@ export async function run(opts: {
   agent: string;
   once?: boolean;
   interval: string;
+  uiPort?: string;
+  uiBind?: string;
+  ui?: boolean;
 }): Promise<void> {
   const everyMs = intervalMs(opts.interval);
+  // The page's settings first: a non-loopback bind without a password refuses to start (exit 78).
+  const ui = loadUiConfig(process.env, { port: uiPortArgument(opts.uiPort), bind: opts.uiBind });
   const local = await openLocal(opts.vault, opts.agent);
   const log = createLogger({ agent: opts.agent });
   const imap = loadSentCopyConfig(process.env);
@@ -103,9 +114,15 @@ export async function run(opts: {
       }
       return;
     }
+    let wakePass: () => void = () => undefined;
+    const page =
+      ui.enabled && opts.ui !== false
+        ? await startLocalPage(ui, local, executive, log, () => wakePass())
+        : undefined;
     log.info(
       {
         vault: local.root,
+        statusPage: page?.url,
         state: local.state.dir,
         intervalMs: everyMs,
         dryRun: local.config.dryRun,
@@ -126,16 +143,83 @@ export async function run(opts: {
       },
       {
         // The owner's decisions (a move into Approved/ or Rejected/, `fte approve`) start a pass at once.
-        subscribeWake: (wake) =>
-          watchFolders([join(local.root, FOLDERS.approved), join(local.root, FOLDERS.rejected)], wake, {
-            debounceMs: 50,
-          }),
+        subscribeWake: (wake) => {
+          wakePass = wake;
+          return watchFolders(
+            [join(local.root, FOLDERS.approved), join(local.root, FOLDERS.rejected)],
+            wake,
+            {
+              debounceMs: 50,
+            },
+          );
+        },
         onStop: () => log.info('stopping after the current pass'),
       },
     );
+    await page?.close();
     log.info('local executive stopped');
   } finally {
     transport?.close();
     await release();
   }
+}
+
+function uiPortArgument(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new SetupError(`--ui-port must be a port number (0 picks a free one), not ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
+
+/** The status page of this executor: read-write, on the configured bind; its address on stdout. */
+async function startLocalPage(
+  ui: UiConfig,
+  local: LocalSetup,
+  executive: Executive,
+  log: Logger,
+  wake: () => void,
+): Promise<StatusPage> {
+  const live = new LiveFeed(local.root, [dirname(local.state.ledger)]);
+  const page = await serveStatusPage({
+    bind: ui.bind,
+    port: ui.port,
+    agent: local.agent,
+    mode: 'local',
+    read: new ReadModel({
+      root: local.root,
+      agent: local.agent,
+      dashboardState: local.state.dashboard,
+      ledger: local.ledger,
+      actions: local.actions,
+    }),
+    live,
+    decisions: new PageDecisions({
+      repo: executive.repo,
+      ctx: local.ctx,
+      key: local.key,
+      ledger: local.ledger,
+      wake,
+    }),
+    credentials: { passwordHash: ui.passwordHash, token: ui.token },
+    log: (message, fields) => log.warn(fields ?? {}, message),
+  }).catch((error: unknown) => {
+    live.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+      throw new ConfigError(
+        `the status page cannot listen on ${ui.bind}:${ui.port} (${code}): choose another --ui-port or FTE_UI_PORT, or --no-ui`,
+      );
+    }
+    throw error;
+  });
+  process.stdout.write(`status page: ${page.url}\n`);
+  return {
+    ...page,
+    close: async () => {
+      live.close();
+      await page.close();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from '../../core/config.js';
+import { DEFAULT_UI_BIND, DEFAULT_UI_PORT } from './defaults.js';
 
 /**
  * Where and how the status page listens (DESIGN.md §5): loopback by default; any other address refuses
@@ -9,8 +10,7 @@ import { ConfigError } from '../../core/config.js';
  * `fte executor install` keeps in an env file outside the vault; `--ui-port`/`--ui-bind` override.
  */
 
-export const DEFAULT_UI_PORT = 7420;
-export const DEFAULT_UI_BIND = '127.0.0.1';
+export { DEFAULT_UI_BIND, DEFAULT_UI_PORT };
 
 const UiEnv = z.object({
   FTE_UI_BIND: z.string().trim().min(1).optional(),
