@@ -122,6 +122,10 @@ program
   )
   .option('--interval <seconds>', 'seconds between git syncs when running as a daemon', '10')
   .option(
+    '--ui-port <port>',
+    'serve the read-only status page here (FTE_UI_BIND, default 127.0.0.1; any other bind needs FTE_UI_PASSWORD_HASH or FTE_UI_TOKEN)',
+  )
+  .option(
     '--vault-port <url>',
     'apply every change through the git-sync sidecar at this loopback URL (fte sync --serve) instead of running git; token from FTE_VAULT_TOKEN_FILE or FTE_VAULT_TOKEN; waits up to FTE_VAULT_PORT_WAIT_SECONDS (60) for it to answer',
   )

@@ -27,6 +27,8 @@ export type OperatorCliOptions = {
   namespace?: string;
   once?: boolean;
   port?: string;
+  /** Serve the read-only status page on this port (FTE_UI_BIND, default 127.0.0.1). */
+  uiPort?: string;
   interval: string;
   vaultPort?: string;
   vaultResource?: string;
@@ -178,6 +180,16 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
       logger,
     });
   }
+  const page =
+    opts.uiPort !== undefined && !opts.once
+      ? await (await import('../operator-page.js')).startClusterPage({
+          vault,
+          agent,
+          port: opts.uiPort,
+          env: process.env,
+          logger,
+        })
+      : undefined;
   try {
     if (opts.once) {
       // Against a cluster, a one-off pass takes the lease too, so it never runs beside the leader.
@@ -201,6 +213,7 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     });
     await stopGracefully(operator, logger, env);
   } finally {
+    await page?.close();
     await server?.close();
     await settings?.stop();
   }

@@ -9,12 +9,14 @@ import {
   auditRecords,
   cloudDrafts,
   executive,
+  onCleanup,
   runCli,
   smtpEnv,
   smtpServer,
   testKey,
   world,
 } from '../executor/helpers.js';
+import { cloudEnv, startFte } from '../helpers/cli.js';
 import { executorWithPage, PageClient, until } from './helpers.js';
 
 /**
@@ -235,5 +237,35 @@ describe('status page API (fte executor serves it on loopback)', () => {
     await Promise.race([read, new Promise((r) => setTimeout(r, 5_000))]);
     controller.abort();
     expect(seen).toMatch(/event: change\ndata: \{"topics":\[[^\]]*"tasks"/);
+  });
+});
+
+describe('status page in cluster mode (fte operator --ui-port): read-only', () => {
+  it('shows the same views and refuses every decision', async () => {
+    const w = await drafted(['EMAIL_C']);
+    const run = startFte(['operator', '--vault', w.cloud.dir, '--ui-port', '0', '--port', '0'], {
+      ...cloudEnv(),
+      FTE_LOG_LEVEL: 'info',
+    });
+    onCleanup(async () => {
+      run.child.kill('SIGTERM');
+      await run.done;
+    });
+    const url = await until('the page address in the log', () => {
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"[^\n]*read-only status page listening/.exec(
+        run.output().stderr,
+      );
+      return m?.[1];
+    });
+    const page = new PageClient(url);
+    expect(await page.session()).toMatchObject({ mode: 'cluster', readOnly: true, authenticated: true });
+    const list = (await page.get('/api/approvals')).json as ApprovalSummary[];
+    expect(list.map((a) => a.id)).toEqual(['EMAIL_C']);
+    const detail = (await page.get('/api/approvals/EMAIL_C')).json as ApprovalDetail;
+    const res = await page.post('/api/approvals/EMAIL_C/approve', { seen: detail.seen });
+    expect(res.status).toBe(403);
+    expect(res.json).toEqual({ error: 'read-only: approve on your laptop' });
+    expect((await page.post('/api/approvals/EMAIL_C/reject', { reason: 'x' })).status).toBe(403);
+    expect(existsSync(join(w.cloud.dir, 'Approved/EMAIL_C.md'))).toBe(false);
   });
 });
