@@ -71,9 +71,8 @@ async function smtpRecorder(): Promise<{
   };
 }
 
-/** What the cloud operator does for one email: item in In_Progress/cloud/, approval request, one commit, push. */
-async function cloudDraft(cloud: VaultRepo, id: string): Promise<void> {
-  const now = new Date();
+/** The files the cloud operator writes for one email: its item and the approval request (vault-relative path → text). */
+export function draftFiles(id: string, now = new Date()): Array<[string, string]> {
   const data: Record<string, unknown> = {
     type: 'approval_request',
     task: id,
@@ -91,18 +90,24 @@ async function cloudDraft(cloud: VaultRepo, id: string): Promise<void> {
   };
   const body = 'Hello,\n\nthank you for your message.\n\nthe team\n';
   data.content_sha256 = approvalContentHash('send_email', approvalParameters(data), body);
-  const item = `In_Progress/cloud/${id}.md`;
-  const approval = `Pending_Approval/email/${id}.md`;
-  await cloud.change(`cloud: draft ${id}`, async () => {
-    await writeFile(
-      join(cloud.root, item),
+  return [
+    [
+      `In_Progress/cloud/${id}.md`,
       stringifyMarkdown({
         data: { type: 'email', subject: `Question ${id}`, status: 'in_progress' },
         body: 'Hi\n',
       }),
-    );
-    await writeFile(join(cloud.root, approval), stringifyMarkdown({ data, body }));
-    return [item, approval];
+    ],
+    [`Pending_Approval/email/${id}.md`, stringifyMarkdown({ data, body })],
+  ];
+}
+
+/** What the cloud operator does for one email: item in In_Progress/cloud/, approval request, one commit, push. */
+async function cloudDraft(cloud: VaultRepo, id: string): Promise<void> {
+  const files = draftFiles(id);
+  await cloud.change(`cloud: draft ${id}`, async () => {
+    for (const [path, text] of files) await writeFile(join(cloud.root, path), text);
+    return files.map(([path]) => path);
   });
   const report = await cloud.sync();
   if (report.state !== 'synced') throw new Error(`bench: cloud push failed: ${report.error}`);

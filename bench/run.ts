@@ -12,6 +12,7 @@ const ALL = [
   'vault-port',
   'operator',
   'executor',
+  'page',
   'mail',
   'kube',
   'image',

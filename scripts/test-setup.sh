@@ -30,6 +30,7 @@ PACKAGES=(
   buildah skopeo mmdebstrap fuse-overlayfs uidmap
   qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu
   docker-registry openssh-server
+  chromium
 )
 declare -A BINARY=(
   [fuse-overlayfs]=fuse-overlayfs [uidmap]=newuidmap
@@ -38,6 +39,7 @@ declare -A BINARY=(
   [iptables]=iptables [buildah]=buildah [skopeo]=skopeo [mmdebstrap]=mmdebstrap
   [qemu-user-static]=qemu-aarch64-static [binfmt-support]=update-binfmts [arch-test]=arch-test
   [docker-registry]=/usr/bin/docker-registry [openssh-server]=/usr/sbin/sshd
+  [chromium]=/usr/bin/chromium
 )
 have() { [[ "$1" == /* ]] && [[ -x "$1" ]] || command -v "$1" >/dev/null 2>&1; }
 
