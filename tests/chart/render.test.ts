@@ -20,6 +20,17 @@ const EVERYTHING = [
   'operator.imap.user=me@example.com',
   'operator.imap.existingSecret=fte-imap',
   'metrics.serviceMonitor.enabled=true',
+  'statusPage.enabled=true',
+  'statusPage.auth.existingSecret=fte-ui',
+];
+
+/** The status page on, behind a password/token Secret, exposed by an Ingress with a cert-manager certificate. */
+const STATUS_PAGE = [
+  'statusPage.enabled=true',
+  'statusPage.auth.existingSecret=fte-ui',
+  'statusPage.ingress.enabled=true',
+  'statusPage.ingress.host=fte.example.com',
+  'statusPage.ingress.tls.clusterIssuer=letsencrypt',
 ];
 
 describe('charts/fte', () => {
@@ -171,6 +182,8 @@ describe('charts/fte', () => {
         const operator = containers.find((c) => c.name === 'operator');
         const allowed = [
           'env ANTHROPIC_API_KEY <- fte-anthropic',
+          'env FTE_UI_PASSWORD_HASH <- fte-ui',
+          'env FTE_UI_TOKEN <- fte-ui',
           'mount /etc/fte/imap <- fte-imap',
           'mount /etc/fte/odoo <- fte-odoo-cloud',
           'mount /etc/fte/vault-token <- fte-vault-token',
@@ -207,6 +220,7 @@ describe('charts/fte', () => {
           'fte-anthropic',
           'fte-imap',
           'fte-odoo-cloud',
+          'fte-ui',
           'fte-vault-token',
         ];
         const workloads = ['Deployment', 'StatefulSet', 'CronJob', 'Job', 'DaemonSet', 'Pod'];
@@ -369,6 +383,188 @@ describe('charts/fte', () => {
           ports: 'TCP/443',
         },
       ]);
+    });
+  });
+
+  describe('the read-only status page', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: a rendered container.
+    const operatorOf = (manifests: Manifest[]): any =>
+      find(manifests, 'Deployment', 'fte-operator').spec.template.spec.containers.find(
+        (c: { name: string }) => c.name === 'operator',
+      );
+
+    it('is off by default: no --ui-port, no FTE_UI_* env, no ui port, Service or Ingress', async () => {
+      for (const name of examples) {
+        const manifests = await render({ values: [examplePath(name)] });
+        const operator = operatorOf(manifests);
+        expect(operator.args).not.toContain('--ui-port');
+        expect(
+          operator.env.map((e: { name: string }) => e.name).filter((n: string) => n.startsWith('FTE_UI')),
+        ).toEqual([]);
+        expect(operator.ports).toEqual([{ name: 'http', containerPort: 9464 }]);
+        expect(manifests.filter((m) => m.metadata.name === 'fte-operator-ui')).toEqual([]);
+        // Only Odoo's Ingress, where an example has one.
+        for (const m of manifests.filter((x) => x.kind === 'Ingress'))
+          expect(m.metadata.name).toBe('fte-odoo');
+        expect(find(manifests, 'NetworkPolicy', 'fte-operator').spec.ingress).toEqual([
+          { ports: [{ protocol: 'TCP', port: 9464 }] },
+        ]);
+      }
+    });
+
+    it('refuses to render without statusPage.auth.existingSecret (the page never listens unprotected)', async () => {
+      const r = await helmRun(
+        templateArgs({ values: [examplePath('minimal-ssh')], set: ['statusPage.enabled=true'] }),
+      );
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(
+        'statusPage.enabled: set statusPage.auth.existingSecret to a Secret with key passwordHash (fte ui hash-password) and/or token',
+      );
+    });
+
+    it('refuses an Ingress without TLS or host, and a port taken by the metrics or the vault port', async () => {
+      const refused = async (set: string[]) => {
+        const r = await helmRun(templateArgs({ values: [examplePath('minimal-ssh')], set }));
+        expect(r.code).not.toBe(0);
+        return r.stderr;
+      };
+      expect(await refused([...STATUS_PAGE, 'statusPage.ingress.tls.clusterIssuer='])).toContain(
+        'statusPage.ingress.enabled: set statusPage.ingress.tls.clusterIssuer (cert-manager) or statusPage.ingress.tls.existingSecret',
+      );
+      expect(await refused([...STATUS_PAGE, 'statusPage.ingress.host='])).toMatch(
+        /at '\/statusPage\/ingress\/host': minLength: got 0, want 1/,
+      );
+      for (const port of ['9464', '7419']) {
+        expect(await refused([...STATUS_PAGE, `statusPage.port=${port}`])).toContain(
+          'statusPage.port must differ from operator.port and sync.port',
+        );
+      }
+    });
+
+    it('enabled with a Secret, an Ingress and TLS: --ui-port, auth from the Secret, Service, Ingress, NetworkPolicy', async () => {
+      const manifests = await render({ values: [examplePath('minimal-ssh')], set: STATUS_PAGE });
+      const operator = operatorOf(manifests);
+      const ui = operator.args.indexOf('--ui-port');
+      expect(ui).toBeGreaterThan(0);
+      expect(operator.args.slice(ui, ui + 2)).toEqual(['--ui-port', '7420']);
+      expect(operator.env).toEqual(
+        expect.arrayContaining([
+          { name: 'FTE_UI_BIND', value: '0.0.0.0' },
+          { name: 'FTE_UI_SECURE_COOKIE', value: '1' },
+          {
+            name: 'FTE_UI_PASSWORD_HASH',
+            valueFrom: { secretKeyRef: { name: 'fte-ui', key: 'passwordHash', optional: true } },
+          },
+          {
+            name: 'FTE_UI_TOKEN',
+            valueFrom: { secretKeyRef: { name: 'fte-ui', key: 'token', optional: true } },
+          },
+        ]),
+      );
+      // Never the hash or the token as a literal value, and no other FTE_UI_* setting.
+      expect(
+        operator.env.map((e: { name: string }) => e.name).filter((n: string) => n.startsWith('FTE_UI')),
+      ).toEqual(['FTE_UI_BIND', 'FTE_UI_SECURE_COOKIE', 'FTE_UI_PASSWORD_HASH', 'FTE_UI_TOKEN']);
+      expect(operator.ports).toEqual([
+        { name: 'http', containerPort: 9464 },
+        { name: 'ui', containerPort: 7420 },
+      ]);
+      // Probes stay on the health port: the page never decides whether a pod is ready.
+      expect(operator.readinessProbe.httpGet.port).toBe('http');
+
+      const service = find(manifests, 'Service', 'fte-operator-ui');
+      expect(service.spec.ports).toEqual([{ name: 'ui', port: 7420, targetPort: 'ui' }]);
+      expect(service.spec.selector).toEqual({
+        'app.kubernetes.io/name': 'fte',
+        'app.kubernetes.io/instance': 'fte',
+        'app.kubernetes.io/component': 'operator',
+      });
+      // Sessions live in each pod's memory: a browser stays on one pod.
+      expect(service.spec.sessionAffinity).toBe('ClientIP');
+      expect(service.metadata.annotations).toMatchObject({
+        'traefik.ingress.kubernetes.io/service.sticky.cookie': 'true',
+        'traefik.ingress.kubernetes.io/service.sticky.cookie.secure': 'true',
+        'traefik.ingress.kubernetes.io/service.sticky.cookie.httponly': 'true',
+      });
+      // The metrics Service is unchanged.
+      expect(find(manifests, 'Service', 'fte-operator-metrics').spec.ports).toEqual([
+        { name: 'http', port: 9464, targetPort: 'http' },
+      ]);
+
+      const ingress = find(manifests, 'Ingress', 'fte-operator-ui');
+      expect(ingress.metadata.annotations).toEqual({ 'cert-manager.io/cluster-issuer': 'letsencrypt' });
+      expect(ingress.spec).toEqual({
+        ingressClassName: 'traefik',
+        tls: [{ hosts: ['fte.example.com'], secretName: 'fte-operator-ui-tls' }],
+        rules: [
+          {
+            host: 'fte.example.com',
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'fte-operator-ui', port: { name: 'ui' } } },
+                },
+              ],
+            },
+          },
+        ],
+      });
+
+      expect(find(manifests, 'NetworkPolicy', 'fte-operator').spec.ingress).toEqual([
+        { ports: [{ protocol: 'TCP', port: 9464 }] },
+        { ports: [{ protocol: 'TCP', port: 7420 }] },
+      ]);
+    });
+
+    it('an own TLS Secret, another port, the ingress controller as the only peer; no Ingress: no Secure cookie', async () => {
+      const traefik = {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+      };
+      const manifests = await render({
+        values: [examplePath('minimal-ssh')],
+        set: [
+          ...STATUS_PAGE,
+          'statusPage.port=8080',
+          'statusPage.ingress.tls.clusterIssuer=',
+          'statusPage.ingress.tls.existingSecret=fte-ui-tls',
+          'networkPolicy.statusPage.from[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=kube-system',
+        ],
+      });
+      expect(operatorOf(manifests).args).toContain('8080');
+      const ingress = find(manifests, 'Ingress', 'fte-operator-ui');
+      expect(ingress.spec.tls).toEqual([{ hosts: ['fte.example.com'], secretName: 'fte-ui-tls' }]);
+      expect(find(manifests, 'NetworkPolicy', 'fte-operator').spec.ingress).toEqual([
+        { ports: [{ protocol: 'TCP', port: 9464 }] },
+        { ports: [{ protocol: 'TCP', port: 8080 }], from: [traefik] },
+      ]);
+
+      // Without an Ingress (kubectl port-forward only), the cookie is not Secure and the Service has no
+      // Traefik annotations.
+      const plain = await render({
+        values: [examplePath('minimal-ssh')],
+        set: ['statusPage.enabled=true', 'statusPage.auth.existingSecret=fte-ui'],
+      });
+      const env = operatorOf(plain).env.map((e: { name: string }) => e.name);
+      expect(env).toContain('FTE_UI_BIND');
+      expect(env).not.toContain('FTE_UI_SECURE_COOKIE');
+      expect(find(plain, 'Service', 'fte-operator-ui').metadata.annotations).toBeUndefined();
+      expect(plain.filter((m) => m.kind === 'Ingress')).toEqual([]);
+    });
+
+    it('helm lint --strict passes with the status page on', async () => {
+      const r = await helmRun([
+        'lint',
+        '--strict',
+        CHART,
+        '-f',
+        examplePath('with-odoo'),
+        ...STATUS_PAGE.flatMap((s) => ['--set', s]),
+      ]);
+      expect(`${r.stdout}${r.stderr}`).toContain('0 chart(s) failed');
+      expect(r.code).toBe(0);
     });
   });
 

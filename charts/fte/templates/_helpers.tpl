@@ -174,3 +174,21 @@ capabilities:
 - {name: git, mountPath: /etc/fte/git, readOnly: true}
 {{- end }}
 {{- end }}
+
+{{/* The status page's Secret (statusPage.auth.existingSecret); fails with what to set. Call only when enabled. */}}
+{{- define "fte.statusPageSecret" -}}
+{{- $page := .Values.statusPage }}
+{{- if not $page.auth.existingSecret }}
+{{- fail "statusPage.enabled: set statusPage.auth.existingSecret to a Secret with key passwordHash (fte ui hash-password) and/or token (at least 32 characters); the page never listens in the pod without a password or token" }}
+{{- end }}
+{{- if or (eq (int $page.port) (int .Values.operator.port)) (eq (int $page.port) (int .Values.sync.port)) }}
+{{- fail "statusPage.port must differ from operator.port and sync.port" }}
+{{- end }}
+{{- $page.auth.existingSecret }}
+{{- end }}
+
+{{/* "true" when the status page is served behind TLS (its Ingress), so its cookie is marked Secure. */}}
+{{- define "fte.statusPageTls" -}}
+{{- $ing := .Values.statusPage.ingress }}
+{{- if and $ing.enabled (or $ing.tls.clusterIssuer $ing.tls.existingSecret) }}true{{ end }}
+{{- end }}
