@@ -1,5 +1,6 @@
-import { type FSWatcher, watch } from 'node:fs';
+import { type Dirent, type FSWatcher, readdirSync, watch } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { ChangeEvent, ChangeTopic } from '../../core/ui-api.js';
 
 /**
@@ -10,6 +11,7 @@ import type { ChangeEvent, ChangeTopic } from '../../core/ui-api.js';
 
 const DEBOUNCE_MS = 60;
 const KEEPALIVE_MS = 15_000;
+const MAX_STREAMS = 64;
 
 /** Which views a changed vault path concerns; undefined for paths the page never shows (git's own). */
 export function topicsOf(path: string): ChangeTopic[] | undefined {
@@ -34,7 +36,16 @@ export class LiveFeed {
     /** Folders outside the vault whose changes concern every view (the state folder: ledger, dashboard). */
     stateDirs: string[] = [],
   ) {
-    this.watch(vaultRoot, true, (file) => topicsOf(file));
+    // The vault's folders recursively, but never git's object store (thousands of folders, all ours):
+    // the root and `.git` flat (FETCH_HEAD: a sync ran), `.git/fte` (the remote's state) flat.
+    this.watch(vaultRoot, false, (file) => topicsOf(file));
+    for (const entry of safeReaddir(vaultRoot)) {
+      if (entry.isDirectory() && entry.name !== '.git') {
+        this.watch(join(vaultRoot, entry.name), true, (file) => topicsOf(`${entry.name}/${file}`));
+      }
+    }
+    this.watch(join(vaultRoot, '.git'), false, (file) => topicsOf(`.git/${file}`));
+    this.watch(join(vaultRoot, '.git', 'fte'), false, (file) => topicsOf(`.git/fte/${file}`));
     for (const dir of stateDirs) this.watch(dir, false, () => ['tasks', 'overview', 'activity']);
     this.keepalive = setInterval(() => this.write(': keepalive\n\n'), KEEPALIVE_MS);
     this.keepalive.unref();
@@ -65,8 +76,13 @@ export class LiveFeed {
     }, DEBOUNCE_MS);
   }
 
-  /** Takes an SSE response (headers not sent yet) and keeps it until the client goes. */
+  /** Takes an SSE response (headers not sent yet) and keeps it until the client goes; the oldest of too many is closed. */
   attach(res: ServerResponse): void {
+    if (this.streams.size >= MAX_STREAMS) {
+      const oldest = this.streams.values().next().value;
+      oldest?.end();
+      if (oldest) this.streams.delete(oldest);
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -91,5 +107,13 @@ export class LiveFeed {
     for (const w of this.watchers) w.close();
     for (const res of this.streams) res.end();
     this.streams.clear();
+  }
+}
+
+function safeReaddir(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
   }
 }

@@ -105,6 +105,7 @@ describe('status page API (fte executor serves it on loopback)', () => {
     expect(res.status).toBe(200);
     await until('the message', () => (smtp.received.length > 0 ? true : undefined));
     expect(smtp.received[0]?.parsed.text).toBe(edited);
+    await until('Done/EMAIL_E.md', () => existsSync(join(w.local.dir, 'Done/EMAIL_E.md')) || undefined);
     const done = parseMarkdown(await readFile(join(w.local.dir, 'Done/EMAIL_E.md'), 'utf8')).data;
     expect(done.original_content_sha256).toBeTypeOf('string');
   });
