@@ -187,9 +187,11 @@ $XDG_STATE_HOME/fte/<vault id>/ (default ~/.local/state/fte/<vault id>/), where 
   });
   const platformOption = () =>
     new Option('--platform <os>', 'write for this system instead of this one').choices(['linux', 'darwin']);
+  // Not `--env-file`: Node 20 takes any argument starting with that as its own option, even after the
+  // script name, and exits 9 when the file is missing (nodejs/node#54232, #54255).
   const envFileOption = () =>
     new Option(
-      '--env-file <file>',
+      '--env-path <file>',
       'the env file with the settings and secrets (default $XDG_CONFIG_HOME/fte/executor.env, else ~/.config/fte/executor.env)',
     );
   executor

@@ -70,7 +70,8 @@ function describeEnvFile(env: EnvFileOutcome): string[] {
 export type InstallOptions = {
   vault: string;
   agent: string;
-  envFile?: string;
+  /** `--env-path` (not `--env-file`: Node 20 reads that itself even after the script, nodejs/node#54232). */
+  envPath?: string;
   fromEnv?: boolean;
   /** `--no-enable` sets this false. */
   enable: boolean;
@@ -84,7 +85,7 @@ export async function runInstall(opts: InstallOptions): Promise<void> {
   if (!existsSync(join(vault, '.git'))) {
     throw new SetupError(`${vault} is not a vault (no git repo there); create one with fte init`);
   }
-  const envFile = envFilePath(opts.envFile);
+  const envFile = envFilePath(opts.envPath);
   await assertOutsideVault(envFile, vault);
   const main = mainScript();
   if (!existsSync(main)) throw new CliError(`${main} does not exist; build fte first (make build)`);
@@ -158,11 +159,11 @@ export async function runInstall(opts: InstallOptions): Promise<void> {
   out('check the setup: fte doctor --vault <vault>');
 }
 
-export type UninstallOptions = { enable: boolean; platform?: string; envFile?: string };
+export type UninstallOptions = { enable: boolean; platform?: string; envPath?: string };
 
 export async function runUninstall(opts: UninstallOptions): Promise<void> {
   const platform = platformOf(opts.platform);
-  const envFile = envFilePath(opts.envFile);
+  const envFile = envFilePath(opts.envPath);
   if (platform === 'linux') {
     const path = systemdUnitPath();
     if (opts.enable) {

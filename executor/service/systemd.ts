@@ -45,7 +45,7 @@ function escapeSpecifiers(value: string): string {
 }
 
 /**
- * One word of a systemd command line (`ExecStart=`), read back by systemd as exactly `value`: bare when it
+ * One argument of a systemd command line (`ExecStart=`, after the program), read back by systemd as exactly `value`: bare when it
  * is only safe characters, else double-quoted with `\` and `"` escaped (systemd C-unescapes quoted words),
  * `%` as `%%` (specifiers) and `$` as `$$` (environment variable expansion).
  */
@@ -57,6 +57,22 @@ export function systemdQuote(value: string): string {
     .replace(/%/g, '%%')
     .replace(/\$/g, '$$$$');
   return `"${escaped}"`;
+}
+
+/**
+ * The first word of `ExecStart=` (the program): systemd expands specifiers there but no `$` variables, and
+ * refuses a program path with a quote or a backslash outright ("Executable name contains special
+ * characters"), so such a path is refused here, with what to do.
+ */
+export function systemdExecutable(path: string): string {
+  plain(path, 'program path');
+  if (/["'\\]/.test(path)) {
+    throw new ServiceValueError(
+      `systemd cannot run a program whose path has a quote or a backslash: ${path}; move node (or fte) to a plainer path`,
+    );
+  }
+  if (/^[A-Za-z0-9_@+=:,./-]+$/.test(path)) return path;
+  return `"${path.replace(/%/g, '%%')}"`;
 }
 
 /** The argv of the service: node, main.js, `executor --vault <vault>` and `--agent` when not the default. */
@@ -83,7 +99,7 @@ After=network-online.target
 
 [Service]
 Type=simple
-ExecStart=${argv.map(systemdQuote).join(' ')}
+ExecStart=${[systemdExecutable(argv[0] as string), ...argv.slice(1).map(systemdQuote)].join(' ')}
 EnvironmentFile=${escapeSpecifiers(envFile)}
 Restart=on-failure
 RestartSec=5
