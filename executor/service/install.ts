@@ -29,7 +29,7 @@ export async function assertOutsideVault(path: string, vaultRoot: string): Promi
   if (await isInside(vaultRoot, path)) {
     throw new EnvFileError(
       `the env file ${path} is inside the vault ${vaultRoot}; it would sync to the cloud with your SMTP password. ` +
-        'Use --env-file with a path outside the vault.',
+        'Use --env-path with a path outside the vault.',
     );
   }
 }
