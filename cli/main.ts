@@ -182,6 +182,91 @@ $XDG_STATE_HOME/fte/<vault id>/ (default ~/.local/state/fte/<vault id>/), where 
   )
   .action(async (opts) => (await import('./commands/executor.js')).run(opts));
 
+// ---- the executor as a user service, and its checks (fte executor install|uninstall, fte doctor) ----
+{
+  const executor = program.commands.find((c) => c.name() === 'executor')!;
+  // `fte executor install --vault …`: options after a subcommand's name belong to the subcommand (the
+  // program has no options but --help and --version, so this changes nothing else).
+  program.enablePositionalOptions();
+  executor.enablePositionalOptions();
+  // Commander checks a parent's mandatory options before any subcommand too; `uninstall` needs no
+  // vault, so the executor checks its own --vault only when it is the command that runs.
+  const executorVault = executor.options.find((o) => o.long === '--vault')!;
+  executorVault.mandatory = false;
+  executor.hook('preAction', (self, actionCommand) => {
+    if (actionCommand === self && self.getOptionValue('vault') === undefined)
+      self.error(`error: required option '${executorVault.flags}' not specified`, {
+        code: 'commander.missingMandatoryOptionValue',
+      });
+  });
+  const platformOption = () =>
+    new Option('--platform <os>', 'write for this system instead of this one').choices(['linux', 'darwin']);
+  // Not `--env-file`: Node 20 takes any argument starting with that as its own option, even after the
+  // script name, and exits 9 when the file is missing (nodejs/node#54232, #54255).
+  const envFileOption = () =>
+    new Option(
+      '--env-path <file>',
+      'the env file with the settings and secrets (default $XDG_CONFIG_HOME/fte/executor.env, else ~/.config/fte/executor.env)',
+    );
+  executor
+    .command('install')
+    .description(
+      'run the executor as a user service: starts at login, restarts after a failure (systemd on Linux, launchd on macOS)',
+    )
+    .addOption(vaultOption())
+    .addOption(agentOption('local'))
+    .addOption(envFileOption())
+    .option('--from-env', "fill a new env file with this shell's values of the settings it lists")
+    .option('--no-enable', 'write the files only; print the commands that start the service')
+    .option('--dry-run', 'print the unit (or plist) without writing anything')
+    .option('--print', 'the same as --dry-run')
+    .addOption(platformOption())
+    .addHelpText(
+      'after',
+      `
+Linux: writes $XDG_CONFIG_HOME/systemd/user/fte-executor.service (default ~/.config/systemd/user/), then runs
+systemctl --user daemon-reload, enable and restart. Logs: journalctl --user -u fte-executor.
+macOS: writes ~/Library/LaunchAgents/dev.fte.executor.plist and loads it with launchctl bootstrap gui/<uid>.
+Logs: ~/Library/Logs/fte/executor.log.
+The service runs this fte with this node (${process.execPath}) and reads every setting from the env
+file (mode 0600, its folder 0700, refused inside the vault). A new env file is a commented template; an
+existing one is kept as it is (only its mode is tightened to 0600). The unit or plist holds no secret.
+Run it again after moving fte or node.`,
+    )
+    .action(async (opts) =>
+      (await import('./commands/executor-service.js')).runInstall({
+        ...opts,
+        dryRun: Boolean(opts.dryRun || opts.print),
+      }),
+    );
+  executor
+    .command('uninstall')
+    .description('stop the executor service and remove its unit (or plist); the env file is kept')
+    .option('--no-enable', 'remove the file only; print the command that stops the service')
+    .addOption(envFileOption())
+    .addOption(platformOption())
+    .action(async (opts) => (await import('./commands/executor-service.js')).runUninstall(opts));
+
+  program
+    .command('doctor')
+    .description(
+      "check this laptop's executor setup: key, SMTP login, vault clone and remote, clock, disk, status page, env file",
+    )
+    .addOption(vaultOption())
+    .addOption(envFileOption())
+    .option('--json', 'print the results as JSON')
+    .addHelpText(
+      'after',
+      `
+One line per check: ok, warn or FAIL, the check's name and its verdict; under each warn or FAIL, what to do.
+Settings come from the environment, overridden by the env file's (as the service sees them). Logs in to
+the SMTP server without sending anything, asks the git remote for its newest commit (fetching it into
+git's object store, no ref changed) and never prints a secret.
+Exit code 0 when no check failed, 1 otherwise.`,
+    )
+    .action(async (opts) => (await import('./commands/doctor.js')).run(opts));
+}
+
 program
   .command('approve')
   .description('approve a draft: sign it with the local approval key and move it to Approved/')

@@ -39,7 +39,8 @@ async function realpathOfNearest(path: string): Promise<string> {
   }
 }
 
-async function isInside(dir: string, path: string): Promise<boolean> {
+/** True when `path` is `dir` or lies under it, after resolving both through symlinks (missing tails allowed). */
+export async function isInside(dir: string, path: string): Promise<boolean> {
   const rel = relative(await realpathOfNearest(dir), await realpathOfNearest(path));
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }

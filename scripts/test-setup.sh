@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything the test suite needs on a fresh machine; idempotent, fails loudly.
 # Node dependencies come from `make deps` (npm ci); this script covers what npm cannot bring:
-#   - git (the vault protocol), openssl (test certificates)
+#   - git (the vault protocol), openssl (test certificates), systemd (systemd-analyze verify checks the
+#     unit `fte executor install` writes; nothing is started)
 #   - Dovecot and Postfix (real IMAP/LMTP/SMTP servers on loopback)
 #   - the single-node Kubernetes cluster's Debian packages: containerd, runc, the CNI plugins
 #     (/usr/lib/cni), iptables (kube-proxy), buildah + skopeo + mmdebstrap (images),
@@ -25,7 +26,7 @@ die() { echo "test-setup: ERROR: $*" >&2; exit 1; }
 # fuse-overlayfs and uidmap: buildah's storage helpers, installed with the rest where this was
 # verified (apt-get --no-install-recommends).
 PACKAGES=(
-  git openssl curl iproute2
+  git openssl curl iproute2 systemd
   containerd runc containernetworking-plugins iptables
   buildah skopeo mmdebstrap fuse-overlayfs uidmap
   qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu
@@ -34,6 +35,7 @@ PACKAGES=(
 )
 declare -A BINARY=(
   [fuse-overlayfs]=fuse-overlayfs [uidmap]=newuidmap
+  [systemd]=systemd-analyze
   [git]=git [openssl]=openssl [curl]=curl [iproute2]=ip [binutils-aarch64-linux-gnu]=aarch64-linux-gnu-strip
   [containerd]=containerd [runc]=runc [containernetworking-plugins]=/usr/lib/cni/bridge
   [iptables]=iptables [buildah]=buildah [skopeo]=skopeo [mmdebstrap]=mmdebstrap

@@ -170,6 +170,8 @@ export type SmtpOptions = {
   dropAfterData?: boolean;
   /** Wait this long before answering the end of DATA (a slow server, to signal a process mid-send). */
   delayMs?: number;
+  /** Require a login (AUTH PLAIN/LOGIN over the plain connection) with exactly these credentials. */
+  auth?: { user: string; pass: string };
 };
 
 /** A real SMTP server (smtp-server) on 127.0.0.1, random port, recording every message it accepts. */
@@ -185,9 +187,17 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
   const received: Received[] = [];
   let connections = 0;
   let dataArrived = 0;
+  const auth = options.auth;
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: !auth,
+    disabledCommands: auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    allowInsecureAuth: Boolean(auth),
+    authMethods: ['PLAIN', 'LOGIN'],
+    onAuth(login, _session, callback) {
+      if (auth && login.username === auth.user && login.password === auth.pass)
+        return callback(null, { user: login.username });
+      callback(new Error('Invalid username or password'));
+    },
     logger: false,
     onConnect(_session, callback) {
       connections++;
