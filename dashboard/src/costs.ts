@@ -58,11 +58,12 @@ export function summarizeCosts(rows: CostRow[]): CostSummary {
   };
 }
 
+/** `$1.23`; a trailing `*` marks a sum with unpriced calls in it (the real cost is higher). */
 export function formatUsd(cell: Pick<Cell, 'costUsd' | 'unknown'> | undefined): string {
   if (!cell) return '–';
   const amount = cell.costUsd;
   const text = amount > 0 && amount < 0.01 ? `$${amount.toFixed(4)}` : `$${amount.toFixed(2)}`;
-  return cell.unknown ? `${text}+ (some unpriced)` : text;
+  return cell.unknown ? `${text}*` : text;
 }
 
 export function formatCount(n: number): string {

@@ -8,6 +8,7 @@ const LEFT = 64;
 const RIGHT = 12;
 const BAR = 14;
 const GROUP_GAP = 14;
+const MIN_PLOT_WIDTH = 640;
 export const SERIES_COUNT = 8;
 
 /** A round top for the y axis: 1, 2 or 5 times a power of ten, at least `max`. */
@@ -28,7 +29,12 @@ export function seriesClass(index: number): string {
  */
 export function CostChart({ summary }: { summary: CostSummary }) {
   const { days, models } = summary;
-  const groupWidth = Math.max(1, models.length) * BAR + GROUP_GAP;
+  // Bars widen to fill at least MIN_PLOT_WIDTH; many days make the chart wider (its box then scrolls).
+  const bar = Math.max(
+    BAR,
+    Math.min(40, (MIN_PLOT_WIDTH / Math.max(1, days.length) - GROUP_GAP) / Math.max(1, models.length)),
+  );
+  const groupWidth = Math.max(1, models.length) * bar + GROUP_GAP;
   const width = LEFT + days.length * groupWidth + RIGHT;
   const plotHeight = HEIGHT - TOP - BOTTOM;
   const max = niceCeiling(
@@ -73,9 +79,9 @@ export function CostChart({ summary }: { summary: CostSummary }) {
                 <rect
                   key={model}
                   className={seriesClass(modelIndex)}
-                  x={x0 + modelIndex * BAR}
+                  x={x0 + modelIndex * bar}
                   y={top}
-                  width={BAR - 2}
+                  width={bar - 2}
                   height={Math.max(cell.costUsd > 0 ? 1 : 0, TOP + plotHeight - top)}
                 >
                   <title>{`${day}, ${revealHidden(model)}: $${cell.costUsd.toFixed(4)}${cell.unknown ? ' (some calls unpriced)' : ''}`}</title>

@@ -21,6 +21,11 @@ export function CostsView() {
           <p className="total-cost">
             Total: <strong>{formatUsd(summary.total)}</strong> over {formatCount(summary.total.calls)} calls
           </p>
+          {summary.total.unknown && (
+            <p className="muted" data-testid="cost-unpriced-note">
+              * Some calls had no known price: these sums leave them out, so the real cost is higher.
+            </p>
+          )}
           <section aria-labelledby="chart-heading">
             <h2 id="chart-heading">Per day</h2>
             <CostLegend models={summary.models} />
@@ -48,11 +53,13 @@ function DayTable({ summary }: { summary: CostSummary }) {
           <tr>
             <th scope="col">Day</th>
             {summary.models.map((model) => (
-              <th scope="col" key={model}>
+              <th scope="col" className="num" key={model}>
                 {revealHidden(model)}
               </th>
             ))}
-            <th scope="col">Total</th>
+            <th scope="col" className="num">
+              Total
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -95,10 +102,18 @@ function ModelTable({ summary }: { summary: CostSummary }) {
         <thead>
           <tr>
             <th scope="col">Model</th>
-            <th scope="col">Calls</th>
-            <th scope="col">Input tokens</th>
-            <th scope="col">Output tokens</th>
-            <th scope="col">Cost</th>
+            <th scope="col" className="num">
+              Calls
+            </th>
+            <th scope="col" className="num">
+              Input tokens
+            </th>
+            <th scope="col" className="num">
+              Output tokens
+            </th>
+            <th scope="col" className="num">
+              Cost
+            </th>
           </tr>
         </thead>
         <tbody>

@@ -115,7 +115,7 @@ function AgentList({ agents }: { agents: AgentBeat[] }) {
       {agents.length === 0 ? (
         <p className="muted">No agent has reported yet.</p>
       ) : (
-        <TableScroller label="Agents">
+        <TableScroller label="Agent heartbeats">
           <table>
             <thead>
               <tr>
