@@ -7,7 +7,7 @@
  *
  * Stable test hooks (data-testid):
  *   shell        nav-<view> (overview, approvals, uncertain, tasks, activity, costs, briefings),
- *                live-status, sign-out-button, readonly-notice
+ *                live-status, reconnect-button, sign-out-button, readonly-notice
  *   login        login-form, login-secret, login-submit
  *   overview     phase-count-<Phase> (one per PHASE_NAMES entry), alert-item (data-kind=<AlertKind>),
  *                sync-state, agent-row-<name>
@@ -143,13 +143,18 @@ function CurrentView({ route }: { route: Route }) {
   }
 }
 
-const LIVE_TEXT = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' } as const;
+const LIVE_TEXT = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  stopped: 'Live updates stopped',
+} as const;
 
 /** Who and where: the agent, local or cluster (read-only), the event stream, sign-out. */
 function SessionBar() {
   const session = useSession();
   const { refresh } = useSessionApi();
-  const { status } = useLive();
+  const { status, reconnect } = useLive();
   const signOut = async () => {
     try {
       await postJson('/api/logout', {}, session.csrf);
@@ -166,6 +171,11 @@ function SessionBar() {
       <span className={`live-status live-${status}`} data-testid="live-status">
         {LIVE_TEXT[status]}
       </span>
+      {status === 'stopped' && (
+        <button type="button" className="small" onClick={reconnect} data-testid="reconnect-button">
+          Reconnect
+        </button>
+      )}
       {session.authRequired && (
         <button type="button" className="small" onClick={() => void signOut()} data-testid="sign-out-button">
           Sign out

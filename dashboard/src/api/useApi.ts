@@ -18,7 +18,12 @@ export type ApiResult<T> = {
  * GET one JSON resource, and again whenever a `change` event names one of `topics`. A null path fetches
  * nothing. A 401 sends the page back to the session check (and so to the login form).
  */
-export function useApi<T>(path: string | null, topics: readonly ChangeTopic[]): ApiResult<T> {
+export function useApi<T>(
+  path: string | null,
+  topics: readonly ChangeTopic[],
+  /** Show the previous path's data until the new one arrives (a longer list of the same thing). */
+  keepWhileLoading = false,
+): ApiResult<T> {
   const live = useLive();
   const session = useSessionApi();
   const [version, setVersion] = useState(0);
@@ -69,7 +74,7 @@ export function useApi<T>(path: string | null, topics: readonly ChangeTopic[]): 
 
   const current = result.path === path;
   return {
-    data: current ? result.data : undefined,
+    data: current || keepWhileLoading ? result.data : undefined,
     error: current ? result.error : undefined,
     errorStatus: current ? result.status : undefined,
     loading,

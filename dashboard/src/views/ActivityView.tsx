@@ -11,7 +11,7 @@ const PAGE = 200;
 /** The audit log, newest first (the server's order); "Show more" asks for a longer tail. */
 export function ActivityView() {
   const [limit, setLimit] = useState(PAGE);
-  const activity = useApi<ActivityRecord[]>(`/api/activity?limit=${limit}`, ['activity']);
+  const activity = useApi<ActivityRecord[]>(`/api/activity?limit=${limit}`, ['activity'], true);
   const records = activity.data ?? [];
   return (
     <>
