@@ -22,10 +22,14 @@ COPY cli cli
 COPY core core
 COPY operator operator
 COPY executor executor
+COPY dashboard dashboard
+# The status page (dashboard/) is built into dist/dashboard/ with the dev dependencies, before the prune.
 # Source maps, type declarations, TypeScript sources and docs of the dependencies are never loaded at run
 # time, nor are the `*.bare` prebuilds of bare-fs/bare-url (addons for the Bare runtime, which tar-fs loads
 # only there; Node.js uses its own fs): dropping them takes node_modules from 148 MB to about 52 MB.
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --loglevel=error \
+RUN npx tsc -p tsconfig.json \
+  && npx tsc -p dashboard/tsconfig.json && npx vite build --config dashboard/vite.config.ts \
+  && npm prune --omit=dev --loglevel=error \
   && find dist node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \
        -o -name '*.md' -o -name '*.bare' \) -delete
 

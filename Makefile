@@ -25,6 +25,8 @@ deps: check-node node_modules/.package-lock.json
 
 build: deps
 	npx tsc -p tsconfig.json
+	npx tsc -p dashboard/tsconfig.json
+	npx vite build --config dashboard/vite.config.ts
 
 lint: deps
 	npx biome check .
