@@ -15,8 +15,11 @@ export function revealHidden(text: string | undefined | null): string {
   );
 }
 
-/** `Needs_Action` → `Needs action`. */
+/** `NeedsAction` (or `Needs_Action`) → `Needs action`. */
 export function phaseLabel(phase: string): string {
-  const words = phase.replace(/_/g, ' ').toLowerCase();
+  const words = phase
+    .replace(/_/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

@@ -30,13 +30,14 @@ export type {
 export const CSRF_HEADER = 'x-csrf-token' satisfies typeof ApiCsrfHeader;
 
 export const PHASE_NAMES = [
-  'Inbox',
-  'Needs_Action',
-  'In_Progress',
-  'Pending_Approval',
+  'NeedsAction',
+  'InProgress',
+  'PendingApproval',
   'Approved',
-  'Rejected',
+  'Executing',
   'Done',
+  'Rejected',
+  'Failed',
 ] as const satisfies typeof ApiPhaseNames;
 
 export type Phase = (typeof PHASE_NAMES)[number];
