@@ -1,7 +1,7 @@
-import { parseMarkdown } from './frontmatter.js';
 import { loadRemoteState, type RemoteState, remoteStatusLines } from './git/remote-state.js';
 import { FOLDERS, type Location, locate, type Phase } from './layout.js';
 import { canonicalize } from './schemas.js';
+import { parseOrError, type VaultReadCache } from './vault/read-cache.js';
 import { type RefusalProblem, VaultFiles } from './vault/safe-fs.js';
 
 /** One markdown file of the protocol, with what its folder and frontmatter say about it. */
@@ -44,6 +44,8 @@ const DOMAIN_OF_ACTION: Record<string, string> = {
 export type ScanOptions = {
   /** Read each file's frontmatter (default true). */
   readFrontmatter?: boolean;
+  /** Reuse reads and parses of unchanged files (a long-running reader: the status page). */
+  cache?: VaultReadCache;
   /** Told of every link or special file met among task files: never read, never followed. */
   onUnsafe?: (unsafe: { path: string; problem: RefusalProblem; reason: string }) => void;
 };
@@ -76,17 +78,15 @@ export async function scanVault(root: string, options: ScanOptions = {}): Promis
     if (!location) continue;
     const entry: VaultEntry = { ...location, path };
     if (options.readFrontmatter !== false) {
-      const read = await files.readText(path);
+      const read = options.cache ? await options.cache.readMarkdown(path) : await files.readText(path);
       if (read.kind === 'missing') continue;
       if (read.kind === 'refused') {
         report({ path: read.at, problem: read.problem, reason: read.reason });
         entry.error = `not read: ${read.reason}`;
       } else {
-        try {
-          entry.data = canonicalize(parseMarkdown(read.text).data);
-        } catch (error) {
-          entry.error = error instanceof Error ? error.message : String(error);
-        }
+        const doc = 'doc' in read ? read.doc : parseOrError(read.text);
+        if (doc instanceof Error) entry.error = doc.message;
+        else entry.data = canonicalize(doc.data);
       }
     }
     entries.push(entry);

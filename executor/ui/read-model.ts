@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeAuditLine } from '../../core/codec.js';
+import { CodecError, decodeApproval, decodeAuditLine } from '../../core/codec.js';
 import { parseMarkdown } from '../../core/frontmatter.js';
 import { FOLDERS, PHASES } from '../../core/layout.js';
 import { remoteProblems, scanVault, summarizeTasks } from '../../core/status.js';
@@ -15,6 +15,7 @@ import type {
   TaskRow,
   UncertainSend,
 } from '../../core/ui-api.js';
+import { parseOrError, VaultReadCache } from '../../core/vault/read-cache.js';
 import type { VaultFiles } from '../../core/vault/safe-fs.js';
 import type { ActionRegistry } from '../actions/index.js';
 import { InvalidActionError } from '../actions/types.js';
@@ -22,7 +23,7 @@ import { loadDashboardState } from '../dashboard.js';
 import { requestDigest } from '../decisions.js';
 import type { Ledger } from '../ledger.js';
 import { isExpired } from '../signature.js';
-import { TaskFiles } from '../vault-files.js';
+import { type ReadApproval, TaskFiles } from '../vault-files.js';
 
 /**
  * What the status page shows, read from the vault (through VaultFiles only: never a link, never an
@@ -54,10 +55,13 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 export class ReadModel {
   private readonly files: TaskFiles;
   private readonly clock: () => Date;
+  /** Files are read and parsed again only when they changed: a page refetches often. */
+  private readonly cache: VaultReadCache;
 
   constructor(private readonly o: ReadModelOptions) {
     this.files = new TaskFiles(o.root);
     this.clock = o.clock ?? (() => new Date());
+    this.cache = new VaultReadCache(this.files.files);
   }
 
   private get vault(): VaultFiles {
@@ -65,7 +69,7 @@ export class ReadModel {
   }
 
   async tasks(): Promise<TaskRow[]> {
-    return summarizeTasks(await scanVault(this.o.root)).map((t) => ({
+    return summarizeTasks(await scanVault(this.o.root, { cache: this.cache })).map((t) => ({
       id: t.id,
       domain: t.domain,
       phase: t.phase,
@@ -88,7 +92,7 @@ export class ReadModel {
   }
 
   private async summaryOf(path: string, domain: string, id: string): Promise<ApprovalSummary | undefined> {
-    const read = await this.files.readApproval(path);
+    const read = await this.readApproval(path);
     if (read.kind === 'missing' || read.kind === 'unsafe') return undefined;
     const data = read.kind === 'unreadable' ? {} : read.raw.data;
     return {
@@ -109,11 +113,11 @@ export class ReadModel {
     if (!path) return undefined;
     const domain = path.split('/')[1] ?? '';
     const summary = await this.summaryOf(path, domain, id);
-    const read = await this.files.readApproval(path);
+    const read = await this.readApproval(path);
     if (!summary || read.kind === 'missing' || read.kind === 'unsafe') return undefined;
     const seen = requestDigest(read.text);
     if (read.kind !== 'ok') {
-      const problem = read.kind === 'unreadable' ? read.reason : read.reason;
+      const problem = read.reason;
       const body = read.kind === 'invalid' ? read.raw.body : '';
       return { ...summary, effect: [], notes: [], draft: body, seen, problem };
     }
@@ -173,7 +177,7 @@ export class ReadModel {
     if (!this.o.ledger) return [];
     const out: UncertainSend[] = [];
     for (const record of await this.o.ledger.unresolved()) {
-      const read = await this.files.readApproval(`${FOLDERS.approved}/${record.task}.md`);
+      const read = await this.readApproval(`${FOLDERS.approved}/${record.task}.md`);
       const data = read.kind === 'ok' || read.kind === 'invalid' ? read.raw.data : {};
       out.push({
         id: record.task,
@@ -188,6 +192,28 @@ export class ReadModel {
       });
     }
     return out.sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  /** TaskFiles.readApproval through the cache: the same answers, parsed once per version of the file. */
+  private async readApproval(path: string): Promise<ReadApproval> {
+    const read = await this.cache.readMarkdown(path);
+    if (read.kind === 'missing') return read;
+    if (read.kind === 'refused') {
+      return { kind: 'unsafe', entry: { path: read.at, problem: read.problem, reason: read.reason } };
+    }
+    const { text } = read;
+    const doc = 'doc' in read ? read.doc : parseOrError(text);
+    if (doc instanceof Error) return { kind: 'unreadable', reason: doc.message, text };
+    const decoded = this.cache.derive(path, text, 'approval', (t) => {
+      try {
+        return decodeApproval(t);
+      } catch (error) {
+        if (error instanceof CodecError) return error;
+        throw error;
+      }
+    });
+    if (decoded instanceof CodecError) return { kind: 'invalid', raw: doc, reason: decoded.message, text };
+    return { kind: 'ok', raw: doc, approval: decoded, text };
   }
 
   /** Audit records, newest first, from the newest day files back. A line that does not parse is skipped. */
