@@ -44,8 +44,8 @@ async function drafted(ids: string[], options: Parameters<typeof cloudDrafts>[2]
   return w;
 }
 
-async function open(url: string, width = 1280): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
+async function open(url: string, width = 1280, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -177,13 +177,17 @@ describe('status page in Chromium', () => {
     expect(await tab.locator('a[href*="evil.example"]').count()).toBe(0);
   });
 
-  it('every view passes axe (no serious or critical violation) and is screenshotted at 1280 and 375 px', async () => {
+  it('every view passes axe (no serious or critical violation), in light and dark, and is screenshotted at 1280 and 375 px', async () => {
     const smtp = await smtpServer();
     const w = await showcase(smtp.port);
     const exec = await executorWithPage(w, smtp.port);
     await mkdir(SCREENSHOTS, { recursive: true });
-    for (const width of [1280, 375]) {
-      const tab = await open(exec.url, width);
+    for (const [width, scheme] of [
+      [1280, 'light'],
+      [375, 'light'],
+      [1280, 'dark'],
+    ] as const) {
+      const tab = await open(exec.url, width, scheme);
       for (const [view, loaded] of Object.entries(LOADED)) {
         await tab.goto(`${exec.url}#/${view === 'overview' ? '' : view}`);
         await tab.locator(loaded).first().waitFor();
@@ -193,16 +197,32 @@ describe('status page in Chromium', () => {
         }
         const { violations } = await new AxeBuilder({ page: tab }).analyze();
         const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-        expect(serious.map((v) => `${view}@${width}: ${v.id} ${v.help}`)).toEqual([]);
-        // Usable at 375 px: nothing wider than the screen.
+        expect(serious.map((v) => `${view}@${width} ${scheme}: ${v.id} ${v.help}`)).toEqual([]);
+        // Usable at 375 px: nothing wider than the screen, every control at least 44 px tall and wide.
         const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         expect(overflow, `${view} scrolls sideways at ${width}px`).toBeLessThanOrEqual(0);
-        await tab.screenshot({ path: join(SCREENSHOTS, `${view}-${width}.png`), fullPage: width === 1280 });
+        if (width === 375) expect(await smallTargets(tab), `${view}: touch targets under 44 px`).toEqual([]);
+        const name = `${view}-${width}${scheme === 'dark' ? '-dark' : ''}.png`;
+        await tab.screenshot({ path: join(SCREENSHOTS, name), fullPage: width === 1280 });
       }
       expect((tab as Page & { errors?: string[] }).errors).toEqual([]);
     }
-  });
+  }, 240_000);
 });
+
+/** Visible buttons, links and form controls smaller than 44 × 44 px (WCAG 2.5.5), by their text. */
+function smallTargets(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('button, a[href], select, input, textarea, [role="button"]')]
+      .filter((el) => el.offsetParent !== null)
+      .map((el) => ({ el, box: el.getBoundingClientRect() }))
+      .filter(({ box }) => box.width < 44 || box.height < 44)
+      .map(
+        ({ el, box }) =>
+          `${el.tagName.toLowerCase()} "${(el.textContent ?? '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`,
+      ),
+  );
+}
 
 /** Per view, an element that shows its data has arrived (the screenshot is never a loading state). */
 const LOADED: Record<(typeof VIEWS)[number], string> = {
