@@ -280,6 +280,24 @@ describe('sending approved email over real SMTP (smtp-server on loopback)', () =
     expect(smtp.received).toHaveLength(12);
   });
 
+  it('an Uncertain send counts towards the hourly limit (it may have gone out)', async () => {
+    const w = await world();
+    await testKey(w.keyFile);
+    const smtp = await smtpServer();
+    await approved(w, ['EMAIL_Q1', 'EMAIL_Q2']);
+    const limit = { FTE_EMAIL_RATE_PER_HOUR: '1' };
+    // The first send is cut off after its intent: Uncertain, and one of the hour's one.
+    const crashed = await once(w, smtp.port, { ...limit, FTE_TEST_CRASH_AFTER_INTENT: '1' });
+    expect(crashed.signal).toBe('SIGKILL');
+    const next = await once(w, smtp.port, limit);
+    expect(next.code).toBe(0);
+    expect(smtp.connections()).toBe(0);
+    expect(next.stdout).toMatch(/UNCERTAIN EMAIL_Q1/);
+    const ledger = await localLedger(w);
+    expect((await ledger.records()).filter((r) => r.task === 'EMAIL_Q2')).toEqual([]);
+    expect(await frontmatterOf(join(w.local.dir, 'Approved/EMAIL_Q2.md'))).toMatchObject({ status: 'approved' });
+  });
+
   it('the limit comes from FTE_EMAIL_RATE_PER_HOUR', async () => {
     const w = await world();
     await testKey(w.keyFile);
