@@ -98,7 +98,7 @@ export const DEFAULT_USERS: OdooUser[] = [
 
 /** Odoo's common.version() (odoo/service/common.py exp_version). */
 export function versionInfo(version: string): Row {
-  const [major, minor] = version.split('.').map(Number);
+  const [, major, minor] = /(\d+)(?:\.(\d+))?/.exec(version)?.map(Number) ?? [0, 0, 0];
   return {
     server_version: version,
     server_version_info: [major, minor || 0, 0, 'final', 0, ''],
@@ -129,13 +129,17 @@ function serialize(e: unknown, context: Row): Row {
   };
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
 function htmlPage(status: number, title: string, text: string): string {
   return `<!doctype html>\n<html lang=en>\n<title>${status} ${title}</title>\n<h1>${title}</h1>\n<p>${text}</p>\n`;
 }
 
 export async function startOdooServer(options: OdooServerOptions = {}): Promise<OdooTestServer> {
   const version = options.version ?? '19.0';
-  const major = Number(version.split('.')[0]);
+  const major = Number(/(\d+)/.exec(version)?.[1] ?? 0);
   const database = options.database ?? 'odoo';
   const users = options.users ?? DEFAULT_USERS;
   const db = new OdooDatabase(users, options);
@@ -186,7 +190,8 @@ export async function startOdooServer(options: OdooServerOptions = {}): Promise<
     return fault.kind;
   };
 
-  const answerFault = (res: ServerResponse, kind: FaultKind, seen: SeenCall) => {
+  /** `echo`: the request, which the HTML page shows like a debugging proxy would (keys included). */
+  const answerFault = (res: ServerResponse, kind: FaultKind, seen: SeenCall, echo: string) => {
     log(`fault ${kind} for ${seen.path} ${seen.model ?? ''} ${seen.method ?? ''}`);
     switch (kind) {
       case 'status500':
@@ -206,7 +211,7 @@ export async function startOdooServer(options: OdooServerOptions = {}): Promise<
           res,
           502,
           'text/html',
-          '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+          `<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<pre>${escapeHtml(echo)}</pre>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
         );
         return;
       case 'notjson':
@@ -466,7 +471,8 @@ export async function startOdooServer(options: OdooServerOptions = {}): Promise<
     const fault = takeFault(seen);
     if (fault) {
       seen.fault = fault;
-      return answerFault(res, fault, seen);
+      const echo = `${req.method} ${path} authorization: ${req.headers.authorization ?? '-'} ${text.slice(0, 400)}`;
+      return answerFault(res, fault, seen, echo);
     }
 
     if (req.method === 'GET' && path === '/web/health') return json(res, 200, { status: 'pass' });
