@@ -167,10 +167,11 @@ export class Json2Transport implements OdooTransport {
       const err = parsed.value as OdooErrorBody;
       const name = typeof err.name === 'string' ? err.name : undefined;
       const message = typeof err.message === 'string' ? err.message : `HTTP ${answer.status}`;
+      // Odoo's own error body: its transaction was rolled back (external_api.rst, "Transaction").
       throw odooErrorFor(name, redactKey(message, this.s.apiKey), {
         ...details,
         status: answer.status,
-        outcomeUnknown,
+        outcomeUnknown: outcomeUnknown && name === undefined,
       });
     }
     if (answer.status === 404) {

@@ -400,6 +400,26 @@ describe.each(PROTOCOLS)('Odoo client over $protocol (Odoo $version)', ({ protoc
     expect(found).toEqual([{ id: inv, partner_id: [ids['Beta GmbH'], 'Beta GmbH'] }]);
   });
 
+  it('every call is one transaction: a create whose second line fails leaves no invoice and no line', async () => {
+    const admin = await connect('admin');
+    const partner = await admin.create('res.partner', { name: 'Acme' });
+    const e = await failure(
+      admin.create('account.move', {
+        move_type: 'out_invoice',
+        partner_id: partner,
+        invoice_line_ids: [
+          [0, 0, { name: 'ok', price_unit: 1 }],
+          [0, 0, { name: 'bad', product_id: 4242 }],
+        ],
+      }),
+    );
+    expect(e).toBeInstanceOf(OdooMissingError);
+    expect(await admin.searchCount('account.move', [])).toBe(0);
+    expect(await admin.searchCount('account.move.line', [])).toBe(0);
+    const id = await admin.create('account.move', { move_type: 'out_invoice', partner_id: partner });
+    expect(id).toBe(1);
+  });
+
   it('a missing record is OdooMissingError; a contact without a name is OdooValidationError', async () => {
     const admin = await connect('admin');
     const read = await failure(admin.read('account.move', [9999], ['name']));
@@ -469,8 +489,14 @@ describe.each(PROTOCOLS)('Odoo client over $protocol (Odoo $version)', ({ protoc
     server.inject({ kind: 'status500', model: 'res.partner', method: 'create' });
     const e = await failure(admin.create('res.partner', { name: 'Beta GmbH' }));
     expect(e).toBeInstanceOf(OdooServerError);
-    expect(e.details.outcomeUnknown).toBe(true);
     expect(count('create')).toBe(2); // the first create above, and exactly one for Beta
+    // JSON-2's 500 carries Odoo's error body (its transaction was rolled back); JSON-RPC's is an HTML page.
+    expect(e.details.outcomeUnknown).toBe(protocol === 'jsonrpc');
+    server.inject({ kind: 'html', model: 'res.partner', method: 'create' });
+    const page = await failure(admin.create('res.partner', { name: 'Gamma' }));
+    expect(page.details.outcomeUnknown).toBe(true);
+    expect(count('create')).toBe(3);
+    expect(await admin.searchCount('res.partner', [])).toBe(1);
 
     server.inject({ kind: 'hang', model: 'account.move', method: 'action_post' });
     const quick = await connect('admin', { timeoutMs: 300 });

@@ -427,8 +427,30 @@ export class OdooDatabase {
     return id;
   }
 
-  /** Runs one call as `user`; the value is what Odoo returns (before the protocol's serialisation). */
+  /**
+   * Runs one call as `user` in its own transaction, as Odoo does for every RPC call: on an error nothing
+   * of it stays. The value is what Odoo returns (before the protocol's serialisation).
+   */
   execute(user: OdooUser, call: Call): unknown {
+    const saved = {
+      tables: structuredClone(this.tables),
+      nextId: new Map(this.nextId),
+      sequences: new Map(this.sequences),
+    };
+    try {
+      return this.run(user, call);
+    } catch (e) {
+      this.tables.clear();
+      for (const [model, table] of saved.tables) this.tables.set(model, table);
+      this.nextId.clear();
+      for (const [k, v] of saved.nextId) this.nextId.set(k, v);
+      this.sequences.clear();
+      for (const [k, v] of saved.sequences) this.sequences.set(k, v);
+      throw e;
+    }
+  }
+
+  private run(user: OdooUser, call: Call): unknown {
     const { model, method, ids, kwargs, context } = call;
     switch (method) {
       case 'create': {
