@@ -216,9 +216,16 @@ export class OdooClient {
   ): Promise<T> {
     const read = READ_METHODS.has(method);
     const call: OdooCall = { model, method, ids, kwargs, context: options.context };
-    return retrying(read, read ? this.settings.readRetries : 0, this.backoffMs, this.pause, () =>
-      this.transport.execute(call, { write: !read, signal: options.signal }),
-    ) as Promise<T>;
+    const retries = this.settings.readRetries;
+    // Logging in is a read even before a write: retried on its own, so a write is still sent only once.
+    return retrying(true, retries, this.backoffMs, this.pause, () =>
+      this.transport.prepare(options.signal),
+    ).then(
+      () =>
+        retrying(read, read ? retries : 0, this.backoffMs, this.pause, () =>
+          this.transport.execute(call, { write: !read, signal: options.signal }),
+        ) as Promise<T>,
+    );
   }
 
   searchRead<T extends Record<string, unknown> = Record<string, unknown>>(

@@ -35,6 +35,8 @@ export interface OdooCall {
 
 export interface OdooTransport {
   readonly protocol: OdooProtocol;
+  /** What must happen before a call (JSON-RPC: log in); a read, so the client may retry it. */
+  prepare(signal?: AbortSignal): Promise<void>;
   execute(call: OdooCall, options: { write: boolean; signal?: AbortSignal }): Promise<unknown>;
 }
 
@@ -137,6 +139,8 @@ export class Json2Transport implements OdooTransport {
 
   constructor(private readonly s: TransportSettings) {}
 
+  async prepare(): Promise<void> {}
+
   async execute(call: OdooCall, options: { write: boolean; signal?: AbortSignal }): Promise<unknown> {
     const details: OdooErrorDetails = { protocol: 'json2', model: call.model, method: call.method };
     const body: Record<string, unknown> = { ...(call.kwargs ?? {}) };
@@ -159,8 +163,10 @@ export class Json2Transport implements OdooTransport {
     );
     const parsed = parseJson(answer);
     if (answer.status === 200) {
-      if (!parsed.ok) throw badAnswer(this.s, answer, details, 'the answer is not JSON');
-      return parsed.value;
+      if (parsed.ok) return parsed.value;
+      const error = badAnswer(this.s, answer, details, 'the answer is not JSON');
+      error.details.outcomeUnknown = options.write;
+      throw error;
     }
     const outcomeUnknown = options.write && answer.status >= 500;
     if (parsed.ok && parsed.value && typeof parsed.value === 'object') {
@@ -264,6 +270,10 @@ export class JsonRpcTransport implements OdooTransport {
       throw error;
     }
     return body.result;
+  }
+
+  async prepare(signal?: AbortSignal): Promise<void> {
+    await this.authenticate(signal);
   }
 
   /** common.authenticate once; the uid is kept for later calls. */
