@@ -3,14 +3,17 @@
 #   localhost/fte-test/postgres:15               Debian bookworm's postgresql-15 (from mmdebstrap) with an
 #                                                entrypoint that behaves like the official image's as far as
 #                                                charts/fte relies on it (tests/images/postgres/)
-#   localhost/fte-test/odoo-standin:<version>    NOT Odoo: a small Node.js stand-in on the fte base image that
-#                                                answers /web/health, /web/version and common.version and
-#                                                writes into the filestore (tests/images/odoo-standin/)
+#   localhost/fte-test/odoo-standin:<version>    NOT Odoo: the test Odoo server of tests/odoo/ (JSON-RPC,
+#                                                JSON-2 from 19.0, /web/health, /web/version, the invoice
+#                                                report; state in memory) compiled with tsc, on the fte base
+#                                                image; it writes one attachment into the filestore on start
 # Same storage and lock as scripts/build-image.sh ($FTE_TOOLS_CACHE/images, default ~/.cache/fte-tools/images).
-# Cached: an image is rebuilt only when its recipe or its files under tests/images/ change (a label holds
-# their hash); the Debian root filesystem of the postgres image is cached as a tar like the base's.
+# Cached: an image is rebuilt only when its recipe or its source files change (a label holds their hash);
+# the Debian root filesystem of the postgres image is cached as a tar like the base's.
 #
 # Usage: scripts/build-test-images.sh [--odoo-version 18.0]
+#        scripts/build-test-images.sh --compile-odoo DIR   only compile the test Odoo server into DIR (no root)
+#        scripts/build-test-images.sh --help
 # Progress goes to stderr; stdout gets, last, machine-readable lines:
 #   storage --root DIR --runroot DIR
 #   image postgres localhost/fte-test/postgres:15 BYTES            (BYTES: uncompressed size, all layers)
@@ -25,13 +28,39 @@ die() {
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ODOO_VERSION=18.0
+COMPILE_ONLY=
 while [[ $# -gt 0 ]]; do
   case $1 in
   --odoo-version) ODOO_VERSION=${2:?--odoo-version needs a value} && shift 2 ;;
+  --compile-odoo) COMPILE_ONLY=${2:?--compile-odoo needs a directory} && shift 2 ;;
+  -h | --help)
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
   *) die "unknown argument $1 (see the top of $0)" ;;
   esac
 done
 [[ $ODOO_VERSION =~ ^[0-9]+\.[0-9]+$ ]] || die "--odoo-version wants MAJOR.MINOR, got $ODOO_VERSION"
+
+# The test Odoo server (tests/odoo/*.ts without the tests; only node: imports) as plain ES modules.
+ODOO_SOURCES=(domain pdf state server main)
+ODOO_FILES=()
+for f in "${ODOO_SOURCES[@]}"; do ODOO_FILES+=("$REPO/tests/odoo/$f.ts"); done
+compile_odoo_server() {
+  local out=$1 tsc="$REPO/node_modules/typescript/bin/tsc"
+  [[ -f $tsc ]] || die "odoo: $tsc missing: run npm ci first"
+  rm -rf "$out" && mkdir -p "$out"
+  node "$tsc" --outDir "$out" --rootDir "$REPO/tests/odoo" --target ES2022 --module NodeNext \
+    --moduleResolution NodeNext --strict --noUncheckedIndexedAccess --skipLibCheck --types node \
+    "${ODOO_FILES[@]}" >&2 || die "odoo: tsc failed on tests/odoo"
+  printf '{"type": "module", "private": true}\n' >"$out/package.json"
+  for f in "${ODOO_SOURCES[@]}"; do [[ -s $out/$f.js ]] || die "odoo: tsc wrote no $f.js"; done
+}
+if [[ -n $COMPILE_ONLY ]]; then
+  compile_odoo_server "$COMPILE_ONLY"
+  say "odoo: compiled the test Odoo server into $COMPILE_ONLY (node $COMPILE_ONLY/main.js)"
+  exit 0
+fi
 
 [[ $(id -u) == 0 ]] || die "run as root (mmdebstrap and buildah need it here)"
 for tool in mmdebstrap buildah node sha256sum flock; do
@@ -140,37 +169,50 @@ build_postgres() {
   say "postgres: built $PG_IMAGE in $(($(date +%s) - start)) s"
 }
 
-# ------------------------------------------------------------------ odoo stand-in
+# ------------------------------------------------------------------ odoo stand-in (tests/odoo)
 ODOO_IMAGE=localhost/fte-test/odoo-standin:$ODOO_VERSION
-ODOO_FILES=("$REPO/tests/images/odoo-standin/server.mjs")
 
 build_odoo_standin() {
   local base
   base=$(bash "$REPO/scripts/build-base-image.sh" "$ARCH" | awk -v a="$ARCH" '$1 == a { print $2 }')
   [[ -n $base ]] || die "odoo-standin: scripts/build-base-image.sh printed no $ARCH base"
   local hash
-  hash=$(source_hash "odoo-standin $ODOO_VERSION $base" "${ODOO_FILES[@]}")
+  hash=$(source_hash "odoo-test-server.2 $ODOO_VERSION $base" "${ODOO_FILES[@]}")
   if [[ $(image_label "$ODOO_IMAGE") == "$hash" ]]; then
     say "odoo-standin: $ODOO_IMAGE cached (source $hash)"
     return
   fi
-  local start ctr
+  local start ctr js
   start=$(date +%s)
+  js=$(mktemp -d)
+  compile_odoo_server "$js"
   say "odoo-standin: building $ODOO_IMAGE from $base"
   ctr=$(buildah "${STORAGE[@]}" from --quiet --arch "$ARCH" "$base")
-  buildah "${STORAGE[@]}" add --chmod 0644 "$ctr" "$REPO/tests/images/odoo-standin/server.mjs" \
-    /opt/odoo-standin/server.mjs >/dev/null
+  buildah "${STORAGE[@]}" add --chmod 0644 "$ctr" "$js" /opt/odoo-test-server >/dev/null
+  rm -rf "$js"
   # Odoo's data_dir and config dir, owned by the official image's odoo user (UID/GID 101).
   buildah "${STORAGE[@]}" run "$ctr" -- sh -c \
-    'mkdir -p /var/lib/odoo /etc/odoo && chown 101:101 /var/lib/odoo'
+    'mkdir -p /var/lib/odoo /etc/odoo && chown 101:101 /var/lib/odoo && chmod 0755 /opt/odoo-test-server'
   buildah "${STORAGE[@]}" config --os linux --arch "$ARCH" \
     --env "ODOO_VERSION=$ODOO_VERSION" --env ODOO_RC=/etc/odoo/odoo.conf \
-    --entrypoint '["node", "/opt/odoo-standin/server.mjs"]' --cmd '[]' \
+    --entrypoint '["node", "/opt/odoo-test-server/main.js"]' --cmd '[]' \
     --port 8069/tcp --user 101:101 \
     --label "fte.test-image.source=$hash" \
-    --label "org.opencontainers.image.description=fte test image: a stand-in for Odoo $ODOO_VERSION (not Odoo)" \
+    --label "org.opencontainers.image.description=fte test image: the test Odoo server of tests/odoo, speaking Odoo $ODOO_VERSION's external API (not Odoo)" \
     "$ctr"
   buildah "${STORAGE[@]}" commit --quiet --rm "$ctr" "$ODOO_IMAGE" >/dev/null
+  # It starts and answers, in the image itself.
+  ctr=$(buildah "${STORAGE[@]}" from --quiet --arch "$ARCH" "$ODOO_IMAGE")
+  local checked
+  checked=$(buildah "${STORAGE[@]}" run --user 101:101 --env ODOO_HTTP_PORT=18069 "$ctr" -- sh -c \
+    'node /opt/odoo-test-server/main.js >/tmp/odoo.log 2>&1 & i=0; until node -e "fetch(\"http://127.0.0.1:18069/web/version\").then(r=>r.text()).then(t=>{console.log(t)}).catch(()=>process.exit(1))" 2>/dev/null; do i=$((i+1)); [ $i -lt 50 ] || { cat /tmp/odoo.log; exit 1; }; sleep 0.2; done' 2>&1) ||
+    {
+      buildah "${STORAGE[@]}" rm "$ctr" >/dev/null || true
+      buildah "${STORAGE[@]}" rmi "$ODOO_IMAGE" >/dev/null || true
+      die "odoo-standin: $ODOO_IMAGE does not start: $checked"
+    }
+  buildah "${STORAGE[@]}" rm "$ctr" >/dev/null
+  say "odoo-standin: checked: $checked"
   say "odoo-standin: built $ODOO_IMAGE in $(($(date +%s) - start)) s"
 }
 

@@ -21,9 +21,9 @@ import {
  * and the restore Job, from the chart, on hostPath PersistentVolumes (the node has no provisioner).
  *
  * PostgreSQL is real (Debian's postgresql-15 in fte-test/postgres:15). Odoo is NOT: fte-test/odoo-standin
- * is a Node.js stand-in (tests/images/odoo-standin/server.mjs) that answers the chart's probes, /web/version
- * and common.version and writes one attachment into the filestore; it never connects to PostgreSQL, so this
- * test creates the `odoo` database itself, as Odoo's first start would. The proof is about the chart's
+ * runs the test Odoo server of tests/odoo/ (both external APIs over an in-memory state), which answers the
+ * chart's probes, /web/version and common.version and writes one attachment into the filestore; it never
+ * connects to PostgreSQL, so this test creates the `odoo` database itself, as Odoo's first start would. The proof is about the chart's
  * backup and restore: a row and filestore files survive backup, loss and restore.
  *
  * The operator runs from the fte image but cannot clone: the chart only takes an https or ssh vault URL and
@@ -296,11 +296,10 @@ describe('charts/fte: PostgreSQL, an Odoo stand-in, backup and restore on a real
     const ip = await kubectl(['get', 'service', 'fte-odoo', '-o', 'jsonpath={.spec.clusterIP}']);
     const version = await cluster.exec('curl', ['-fsS', `http://${ip}:8069/web/version`]);
     expect(version.code, version.stderr).toBe(0);
+    // /web/version as Odoo documents it (external_api.rst); common.version below has the long form.
     expect(JSON.parse(version.stdout)).toEqual({
-      server_version: ODOO_VERSION,
-      server_version_info: [18, 0, 0, 'final', 0, ''],
-      server_serie: ODOO_VERSION,
-      protocol_version: 1,
+      version_info: [18, 0, 0, 'final', 0, ''],
+      version: ODOO_VERSION,
     });
     const rpc = await cluster.exec('curl', [
       '-fsS',

@@ -3,8 +3,9 @@
  * node (the first build needs the package registries) and pushed into the node's registry from inside its
  * namespace:
  *   fte-test/postgres:15             Debian's postgresql-15 behaving like the official image for charts/fte
- *   fte-test/odoo-standin:<version>  NOT Odoo: a Node.js stand-in answering /web/health, /web/version and
- *                                    common.version, writing one file into the filestore
+ *   fte-test/odoo-standin:<version>  NOT Odoo: the test Odoo server of tests/odoo/ (JSON-RPC, JSON-2 from
+ *                                    19.0, /web/health, /web/version, the invoice report; state in memory),
+ *                                    writing one file into the filestore on start
  * And a DNS server for Service names: the test node has no cluster DNS, while the chart's pods reach
  * PostgreSQL (and the operator Odoo) by Service name.
  */
