@@ -295,7 +295,9 @@ describe('sending approved email over real SMTP (smtp-server on loopback)', () =
     expect(next.stdout).toMatch(/UNCERTAIN EMAIL_Q1/);
     const ledger = await localLedger(w);
     expect((await ledger.records()).filter((r) => r.task === 'EMAIL_Q2')).toEqual([]);
-    expect(await frontmatterOf(join(w.local.dir, 'Approved/EMAIL_Q2.md'))).toMatchObject({ status: 'approved' });
+    expect(await frontmatterOf(join(w.local.dir, 'Approved/EMAIL_Q2.md'))).toMatchObject({
+      status: 'approved',
+    });
   });
 
   it('the limit comes from FTE_EMAIL_RATE_PER_HOUR', async () => {
