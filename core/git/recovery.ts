@@ -52,7 +52,7 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
   // Approved/ would look like the owner's moves). Killed after git wrote the new index but before it moved
   // HEAD, the same files show as staged instead of behind a stale lock.
   if (indexWasLocked || unstaged) {
-    for (const path of await undoHalfCheckout(git, root)) {
+    for (const path of await undoHalfCheckout(git, root, indexWasLocked)) {
       repairs.push({ kind: 'half_checkout', detail: path });
     }
   }
@@ -76,7 +76,7 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
 }
 
 /** Paths whose working-tree content is origin/main's and not HEAD's, set back to HEAD's; returns them. */
-async function undoHalfCheckout(git: Git, root: string): Promise<string[]> {
+async function undoHalfCheckout(git: Git, root: string, killedInGit: boolean): Promise<string[]> {
   if (!(await git.succeeds(['rev-parse', '--verify', '--quiet', 'refs/remotes/origin/main^{commit}'])))
     return [];
   const restored: string[] = [];
@@ -91,9 +91,16 @@ async function undoHalfCheckout(git: Git, root: string): Promise<string[]> {
       }
       continue;
     }
-    if (inRemote === undefined || inRemote === inHead) continue;
     const info = await lstat(join(root, path)).catch(() => undefined);
     if (!info?.isFile()) continue;
+    // Git writes a file in place during a checkout, holding the index lock: a kill mid-write leaves the
+    // start of HEAD's or the remote's version. Never anybody's work: HEAD's version goes back.
+    if (killedInGit && code === ' M' && (await tornCopyOf(git, root, path, info.size, [inHead, inRemote]))) {
+      await git.run(['checkout', 'HEAD', '--', `:(literal)${path}`]);
+      restored.push(path);
+      continue;
+    }
+    if (inRemote === undefined || inRemote === inHead) continue;
     const here = (await git.run(['hash-object', '--no-filters', '--', path])).trim();
     if (here !== inRemote) continue;
     if (inHead !== undefined) await git.run(['checkout', 'HEAD', '--', `:(literal)${path}`]);
@@ -101,6 +108,25 @@ async function undoHalfCheckout(git: Git, root: string): Promise<string[]> {
     restored.push(path);
   }
   return restored;
+}
+
+/** True when the working file is a proper prefix (the torn start) of one of these blobs. */
+async function tornCopyOf(
+  git: Git,
+  root: string,
+  path: string,
+  size: number,
+  blobs: Array<string | undefined>,
+): Promise<boolean> {
+  let here: Buffer | undefined;
+  for (const blob of blobs) {
+    if (blob === undefined) continue;
+    const full = await git.runBuffer(['cat-file', 'blob', blob]);
+    if (size >= full.length) continue;
+    here ??= await readFile(join(root, path));
+    if (here.length < full.length && full.subarray(0, here.length).equals(here)) return true;
+  }
+  return false;
 }
 
 async function blobAt(git: Git, commit: string, path: string): Promise<string | undefined> {

@@ -54,6 +54,37 @@ describe('a clone left behind by a killed process is repaired by the next operat
     await expectClean(dir);
   });
 
+  it("a file torn by a checkout killed mid-write (the start of the remote's version) is never committed", async () => {
+    const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+    const cloud = clones.cloud!;
+    const local = clones.local!;
+    const path = await note(cloud.dir, 'long', `${'first version of a long note\n'.repeat(50)}`);
+    await cloud.repo.commit('cloud: long note');
+    await cloud.repo.sync();
+    await local.repo.sync();
+    const full = `${'second version, longer still\n'.repeat(80)}`;
+    await writeFile(join(cloud.dir, path), full);
+    await cloud.repo.commit('cloud: long note v2');
+    await cloud.repo.sync();
+    // What a kill inside `git merge --ff-only` leaves: the remote's commit fetched, the file half written,
+    // the index lock behind, HEAD not moved.
+    await git(local.dir, 'fetch', '-q', 'origin');
+    await writeFile(join(local.dir, path), full.slice(0, 700));
+    const past = new Date(Date.now() - 60_000);
+    await writeFile(join(local.dir, '.git', 'index.lock'), '');
+    await utimes(join(local.dir, '.git', 'index.lock'), past, past);
+
+    const report = await new VaultRepo({ root: local.dir, agent: 'local' }).sync();
+    expect(report.state).toBe('synced');
+    // Not a conflict with "our" torn copy, kept beside it: there was no work of ours.
+    expect(report.conflicts).toEqual([]);
+    expect(await git(remote, 'ls-tree', '-r', '--name-only', 'main')).not.toMatch(/conflict-/);
+    expect(await readFile(join(local.dir, path), 'utf8')).toBe(full);
+    const versions = await git(remote, 'log', '--format=%s', 'main', '--', path);
+    expect(versions.trim().split('\n')).toEqual(['cloud: long note v2', 'cloud: long note']);
+    await expectClean(local.dir);
+  });
+
   it('a stale lock of fte itself (its holder is dead) is taken over', async () => {
     const { clones } = await remoteWithClones(['local']);
     const dir = clones.local!.dir;
