@@ -23,17 +23,8 @@ export const HANDBOOK_FILE = 'Company_Handbook.md';
 export const DEFAULT_DOMAINS = ['email', 'social', 'accounting', 'whatsapp', 'files'] as const;
 export const DEFAULT_AGENTS = ['cloud', 'local'] as const;
 
-export const PHASES = [
-  'NeedsAction',
-  'InProgress',
-  'PendingApproval',
-  'Approved',
-  'Executing',
-  'Done',
-  'Rejected',
-  'Failed',
-] as const;
-export type Phase = (typeof PHASES)[number];
+export { PHASES } from './phases.js';
+export type Phase = import('./phases.js').Phase;
 
 /** Domain and agent names are folder names too, so they follow a strict pattern. */
 const NAME_PATTERN = /^[a-z][a-z0-9_-]{0,39}$/;

@@ -68,17 +68,8 @@ export type SessionInfo = {
   agent: string;
 };
 
-/** The task phases (core/layout.ts PHASES), in the order the page shows their counts. */
-export const PHASE_NAMES = [
-  'NeedsAction',
-  'InProgress',
-  'PendingApproval',
-  'Approved',
-  'Executing',
-  'Done',
-  'Rejected',
-  'Failed',
-] as const;
+/** The task phases, in the order the page shows their counts. */
+export { PHASES as PHASE_NAMES } from './phases.js';
 
 export type AlertKind =
   | 'remote_refused'

@@ -17,7 +17,7 @@ import {
   world,
 } from '../executor/helpers.js';
 import { cloudEnv, startFte } from '../helpers/cli.js';
-import { executorWithPage, PageClient, until } from './helpers.js';
+import { executorWithPage, PageClient, uncertainSend, until } from './helpers.js';
 
 /**
  * The status page's API against the real executor daemon, a real git remote and a real SMTP server:
@@ -128,13 +128,7 @@ describe('status page API (fte executor serves it on loopback)', () => {
   it('an Uncertain send resolved as sent through the page is filed in Done/ without sending', async () => {
     const w = await drafted(['EMAIL_U']);
     const smtp = await smtpServer();
-    const env = smtpEnv(smtp.port, w.keyFile);
-    expect((await runCli(['approve', 'EMAIL_U', '--vault', w.local.dir], env)).code).toBe(0);
-    const crashed = await runCli(['executor', '--vault', w.local.dir, '--once'], {
-      ...env,
-      FTE_TEST_CRASH_AFTER_INTENT: '1',
-    });
-    expect(crashed.signal).toBe('SIGKILL');
+    await uncertainSend(w, smtp.port, 'EMAIL_U');
     const exec = await executorWithPage(w, smtp.port);
     const page = new PageClient(exec.url);
     await page.session();

@@ -5,18 +5,9 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMarkdown } from '../../core/frontmatter.js';
-import {
-  cloudDrafts,
-  executive,
-  runCli,
-  smtpEnv,
-  smtpServer,
-  testKey,
-  type World,
-  world,
-} from '../executor/helpers.js';
+import { cloudDrafts, executive, smtpServer, testKey, type World, world } from '../executor/helpers.js';
 import { launchChromium } from '../harness/browser.js';
-import { executorWithPage, until } from './helpers.js';
+import { executorWithPage, uncertainSend, until } from './helpers.js';
 
 /**
  * The status page in Debian's Chromium (playwright-core), against the real executor daemon, a real git
@@ -120,13 +111,7 @@ describe('status page in Chromium', () => {
   it('an Uncertain send resolved as not sent by clicking goes out once, with the same Message-ID', async () => {
     const w = await drafted(['EMAIL_UN']);
     const smtp = await smtpServer();
-    const env = smtpEnv(smtp.port, w.keyFile);
-    expect((await runCli(['approve', 'EMAIL_UN', '--vault', w.local.dir], env)).code).toBe(0);
-    const crashed = await runCli(['executor', '--vault', w.local.dir, '--once'], {
-      ...env,
-      FTE_TEST_CRASH_AFTER_INTENT: '1',
-    });
-    expect(crashed.signal).toBe('SIGKILL');
+    await uncertainSend(w, smtp.port, 'EMAIL_UN');
     const exec = await executorWithPage(w, smtp.port);
     const tab = await open(`${exec.url}#/uncertain`);
     await until(
@@ -299,12 +284,6 @@ async function showcase(smtpPort: number): Promise<World> {
   await w.cloud.repo.sync();
   await executive(w, key, undefined).pass();
   // One send the executor was killed in the middle of: Uncertain, for the owner to resolve.
-  const env = smtpEnv(smtpPort, w.keyFile);
-  expect((await runCli(['approve', 'EMAIL_1003', '--vault', w.local.dir], env)).code).toBe(0);
-  const crashed = await runCli(['executor', '--vault', w.local.dir, '--once'], {
-    ...env,
-    FTE_TEST_CRASH_AFTER_INTENT: '1',
-  });
-  expect(crashed.signal).toBe('SIGKILL');
+  await uncertainSend(w, smtpPort, 'EMAIL_1003');
   return w;
 }

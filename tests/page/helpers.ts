@@ -1,4 +1,4 @@
-import { onCleanup, smtpEnv, type World } from '../executor/helpers.js';
+import { onCleanup, runCli, smtpEnv, type World } from '../executor/helpers.js';
 import { type Run, startFte } from '../helpers/cli.js';
 
 export type RunningExecutor = {
@@ -108,4 +108,17 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** `fte approve <id>`, then an executor pass killed right after its intent: the send is Uncertain. */
+export async function uncertainSend(w: World, smtpPort: number, id: string): Promise<void> {
+  const env = smtpEnv(smtpPort, w.keyFile);
+  const approve = await runCli(['approve', id, '--vault', w.local.dir], env);
+  if (approve.code !== 0) throw new Error(`fte approve ${id} failed: ${approve.stderr}`);
+  const crashed = await runCli(['executor', '--vault', w.local.dir, '--once'], {
+    ...env,
+    FTE_TEST_CRASH_AFTER_INTENT: '1',
+  });
+  if (crashed.signal !== 'SIGKILL')
+    throw new Error(`the executor was not killed after its intent: ${crashed.stderr}`);
 }

@@ -1,8 +1,9 @@
 /**
- * The API contract's types (core/ui-api.ts), imported type-only so zod never enters the bundle. The two
- * runtime values the page needs are copied here; the type checks below fail the build if they drift.
+ * The API contract's types (core/ui-api.ts), imported type-only so zod never enters the bundle. The CSRF
+ * header name is copied (the type check fails the build if it drifts); the phases come from core/phases.ts,
+ * which imports nothing.
  */
-import type { CSRF_HEADER as ApiCsrfHeader, PHASE_NAMES as ApiPhaseNames } from '../../../core/ui-api';
+import type { CSRF_HEADER as ApiCsrfHeader } from '../../../core/ui-api';
 
 export type {
   ActivityRecord,
@@ -29,15 +30,4 @@ export type {
 
 export const CSRF_HEADER = 'x-csrf-token' satisfies typeof ApiCsrfHeader;
 
-export const PHASE_NAMES = [
-  'NeedsAction',
-  'InProgress',
-  'PendingApproval',
-  'Approved',
-  'Executing',
-  'Done',
-  'Rejected',
-  'Failed',
-] as const satisfies typeof ApiPhaseNames;
-
-export type Phase = (typeof PHASE_NAMES)[number];
+export { PHASES as PHASE_NAMES, type Phase } from '../../../core/phases';
