@@ -65,8 +65,16 @@ describe('fte demo (make demo): the Platinum scenario', () => {
     const status = await runCli(['status', '--vault', local, '--json'], process.env);
     expect(JSON.parse(status.stdout)).toMatchObject([{ id, phase: 'Done', domain: 'email' }]);
     // The approval key was created where the demo put it, outside both vaults, and never committed.
-    expect(existsSync(join(dir, 'local-config', 'approval.key'))).toBe(true);
-    expect(await git(join(dir, 'remote.git'), 'log', '--all', '--format=%s')).not.toMatch(/approval\.key/);
+    const keyPath = join(dir, 'local-config', 'approval.key');
+    expect(existsSync(keyPath)).toBe(true);
+    // Not in any commit of the remote: neither the file (its blob) nor its bytes inside another file.
+    const remote = join(dir, 'remote.git');
+    const blob = (await git(remote, 'hash-object', keyPath)).trim();
+    const objects = await git(remote, 'rev-list', '--all', '--objects');
+    expect(objects).not.toContain(blob);
+    const keyText = (await readFile(keyPath, 'utf8')).trim();
+    expect(keyText.length).toBeGreaterThan(16);
+    expect(await git(remote, 'log', '--all', '-p', '--format=%s')).not.toContain(keyText);
     expect(await git(join(dir, 'remote.git'), 'ls-tree', '-r', '--name-only', 'main')).not.toMatch(
       /\.key$|ledger/m,
     );

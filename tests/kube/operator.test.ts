@@ -96,11 +96,10 @@ describe('fte operator --store kube (real processes, real API server)', () => {
       return t!;
     }, timeoutMs);
 
+  /** The Lease's holder; a kubectl failure (no Lease, no API server) fails the test instead of reading as "none". */
   async function holder(namespace: string): Promise<string | undefined> {
-    const out = await kube
-      .ok(['get', 'lease', 'fte-operator', '-n', namespace, '-o', 'json'])
-      .catch(() => '');
-    return out ? JSON.parse(out).spec.holderIdentity : undefined;
+    const out = await kube.ok(['get', 'lease', 'fte-operator', '-n', namespace, '-o', 'json']);
+    return JSON.parse(out).spec.holderIdentity || undefined;
   }
 
   it('drives the email flow end to end with Tasks in the API server; kubectl shows and describes them', async () => {
