@@ -44,40 +44,42 @@ export async function authorizationCodeFlow(
           res.writeHead(404).end();
           return;
         }
-        const reply = (status: number, text: string) => {
+        // Settles only once the page is sent (the listener closes right after).
+        const reply = (status: number, text: string, settle: () => void) => {
           res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-          res.end(text);
+          res.end(text, settle);
         };
         if (url.searchParams.get('state') !== state) {
           reply(
             400,
             'fte: this answer does not belong to the sign-in fte started (state mismatch). Nothing was done.',
-          );
-          reject(
-            new CodeFlowError(
-              'the authorization answer carried a wrong state: refused (nothing was exchanged)',
-            ),
+            () =>
+              reject(
+                new CodeFlowError(
+                  'the authorization answer carried a wrong state: refused (nothing was exchanged)',
+                ),
+              ),
           );
           return;
         }
         const error = url.searchParams.get('error');
         if (error) {
-          reply(400, `fte: the sign-in was not completed (${error}). You can close this window.`);
-          reject(
-            new CodeFlowError(
-              `the provider refused the sign-in: ${error}${url.searchParams.get('error_description') ? ` (${url.searchParams.get('error_description')})` : ''}`,
-            ),
+          const why = url.searchParams.get('error_description');
+          reply(400, `fte: the sign-in was not completed (${error}). You can close this window.`, () =>
+            reject(new CodeFlowError(`the provider refused the sign-in: ${error}${why ? ` (${why})` : ''}`)),
           );
           return;
         }
         const code = url.searchParams.get('code');
         if (!code) {
-          reply(400, 'fte: no code in the answer.');
-          reject(new CodeFlowError('the authorization answer carried no code'));
+          reply(400, 'fte: no code in the answer.', () =>
+            reject(new CodeFlowError('the authorization answer carried no code')),
+          );
           return;
         }
-        reply(200, 'fte: signed in. You can close this window and return to the terminal.');
-        resolve(code);
+        reply(200, 'fte: signed in. You can close this window and return to the terminal.', () =>
+          resolve(code),
+        );
       });
     });
     const auth = new URL(options.authorizationEndpoint);
