@@ -414,3 +414,23 @@ describe('the cloud refuses a token whose scopes allow sending', () => {
     expect(await readFile(sending, 'utf8')).toContain('SMTP.Send');
   });
 });
+
+describe('the logger', () => {
+  test('redacts OAuth secrets if one were ever passed to it', async () => {
+    const { pino } = await import('pino');
+    const { OAUTH_SECRET_PATHS } = await import('../../core/log.js');
+    const lines: string[] = [];
+    const log = pino(
+      { redact: { paths: OAUTH_SECRET_PATHS, censor: '[redacted]' } },
+      {
+        write: (l: string) => lines.push(l),
+      },
+    );
+    log.info(
+      { access_token: 'AT-1', auth: { accessToken: 'AT-2', refresh_token: 'RT-1' }, client_secret: 'CS' },
+      'x',
+    );
+    expect(lines.join('')).not.toMatch(/AT-1|AT-2|RT-1|CS"/);
+    expect(lines.join('')).toContain('[redacted]');
+  });
+});

@@ -254,3 +254,141 @@ describe('SMTP submission with an OAuth token (Postfix → Dovecot SASL)', () =>
     expect(JSON.parse(await readFile(`${tokenFile}.login-needed`, 'utf8'))).toMatchObject({ user });
   });
 });
+
+describe('the clear line reaches the owner: Dashboard.md, the status page, fte doctor', () => {
+  test('the cloud’s revoked sign-in becomes a signal; Dashboard.md and the page’s alerts say it until intake resumes', async () => {
+    const { ImapInboxWatcher } = await import('../../operator/watchers/imap.js');
+    const { DashboardWriter } = await import('../../executor/dashboard.js');
+    const { ReadModel } = await import('../../executor/ui/read-model.js');
+    const { TaskFiles } = await import('../../executor/vault-files.js');
+    const { AuditLog } = await import('../../core/audit.js');
+    const user = freshUser();
+    const tokenFile = join(dir, `${user}.json`);
+    await signIn(oauth, { user, out: tokenFile, side: 'cloud', scopes: 'imap' });
+    oauth.revoke(user);
+    const old = await readTokenFile(tokenFile);
+    await writeFile(
+      tokenFile,
+      JSON.stringify({ ...old, expires_at: new Date(Date.now() - 1000).toISOString() }),
+      {
+        mode: 0o600,
+      },
+    );
+    const vaultDir = join(await mkdtemp(join(tmpdir(), 'fte-oauth-dash-')), 'vault');
+    await initVault(vaultDir, { agent: 'cloud' });
+    const repo = new VaultRepo({ root: vaultDir, agent: 'cloud' });
+    const watcher = new ImapInboxWatcher(
+      imapConfigFor(dovecot.account(user), { password: '', oauthTokenFile: tokenFile, pollMs: 300 }),
+      { backoff: { initialMs: 100, maxMs: 400 } },
+    );
+    const abort = new AbortController();
+    await watcher.start({
+      vault: new LocalVaultPort(repo),
+      agent: 'cloud',
+      logger: pino({ level: 'silent' }),
+      clock: () => new Date(),
+      signal: abort.signal,
+      notify: () => undefined,
+    });
+    const statePath = join(vaultDir, '..', 'dashboard.json');
+    const dashboard = new DashboardWriter(
+      new TaskFiles(vaultDir),
+      'local',
+      new AuditLog(vaultDir),
+      () => new Date(),
+      statePath,
+      undefined,
+      [],
+    );
+    const page = new ReadModel({
+      root: vaultDir,
+      agent: 'local',
+      dashboardState: statePath,
+      mailTokenFiles: [],
+    });
+    const dashboardText = () => readFile(join(vaultDir, 'Dashboard.md'), 'utf8');
+    try {
+      await waitFor('the mail_login_needed signal', async () => {
+        await dashboard.merge();
+        return (await dashboardText()).includes('Mail sign-in needed');
+      });
+      const text = await dashboardText();
+      expect(text).toContain(
+        `**Mail sign-in needed**: \`cloud: mail sign-in for ${user} was revoked or has expired`,
+      );
+      expect(text).toContain("run 'fte mail login' again");
+      const alerts = (await page.overview()).alerts.filter((a) => a.kind === 'mail_login');
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]!.message).toContain('run `fte mail login` again');
+      // A new login: intake resumes, the cloud says so, the line goes.
+      await signIn(oauth, { user, out: tokenFile, side: 'cloud', scopes: 'imap' });
+      await waitFor('the mail_login_restored signal', async () => {
+        await dashboard.merge();
+        return !(await dashboardText()).includes('Mail sign-in needed');
+      });
+      expect((await page.overview()).alerts.filter((a) => a.kind === 'mail_login')).toHaveLength(0);
+    } finally {
+      abort.abort();
+      await watcher.stop();
+    }
+  });
+
+  test('the laptop: fte doctor signs in to SMTP with the token; after a revocation it fails with the line, and the page alerts', async () => {
+    const { runDoctor } = await import('../../executor/doctor.js');
+    const { ReadModel } = await import('../../executor/ui/read-model.js');
+    const user = freshUser();
+    const tokenFile = join(dir, `${user}-laptop.json`);
+    await signIn(oauth, { user, out: tokenFile, side: 'laptop', scopes: 'imap smtp' });
+    const vaultDir = join(await mkdtemp(join(tmpdir(), 'fte-oauth-doc-')), 'vault');
+    await initVault(vaultDir, { agent: 'local' });
+    const env = {
+      PATH: process.env.PATH,
+      HOME: join(vaultDir, '..'),
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(postfix!.submissionPort),
+      SMTP_SECURE: 'false',
+      SMTP_FROM: `${user}@example.test`,
+      SMTP_USER: user,
+      SMTP_OAUTH_TOKEN_FILE: tokenFile,
+    };
+    const doctor = async () =>
+      runDoctor({ vault: vaultDir, envFile: join(vaultDir, '..', 'none.env'), env, smtpTimeoutMs: 10_000 });
+    const good = await doctor();
+    expect(good.find((c) => c.name === 'smtp')).toMatchObject({ status: 'ok' });
+    expect(good.find((c) => c.name === 'smtp')!.verdict).toContain(`logged in as ${user}`);
+    expect(good.find((c) => c.name === 'mail sign-in')).toMatchObject({ status: 'ok' });
+    // Revoked, and the access token runs out: the next use cannot refresh.
+    oauth.revoke(user);
+    const old = await readTokenFile(tokenFile);
+    await writeFile(
+      tokenFile,
+      JSON.stringify({ ...old, expires_at: new Date(Date.now() - 1000).toISOString() }),
+      {
+        mode: 0o600,
+      },
+    );
+    const bad = await doctor();
+    const smtp = bad.find((c) => c.name === 'smtp')!;
+    const signInCheck = bad.find((c) => c.name === 'mail sign-in')!;
+    expect(smtp.status).toBe('fail');
+    expect(signInCheck.status).toBe('fail');
+    expect(signInCheck.verdict).toBe(
+      `mail sign-in for ${user} was revoked or has expired (invalid_grant): run \`fte mail login\` again`,
+    );
+    for (const c of bad) {
+      expect(c.verdict).not.toContain(old.access_token);
+      expect(c.verdict).not.toContain(old.refresh_token!);
+    }
+    const alerts = (
+      await new ReadModel({ root: vaultDir, agent: 'local', mailTokenFiles: [tokenFile] }).overview()
+    ).alerts;
+    expect(alerts.filter((a) => a.kind === 'mail_login').map((a) => a.message)).toEqual([
+      `this machine: mail sign-in for ${user} was revoked or has expired (invalid_grant): run \`fte mail login\` again`,
+    ]);
+    // Signed in again: doctor is green, the alert is gone.
+    await signIn(oauth, { user, out: tokenFile, side: 'laptop', scopes: 'imap smtp' });
+    const again = await doctor();
+    expect(again.find((c) => c.name === 'mail sign-in')).toMatchObject({ status: 'ok' });
+    expect(again.find((c) => c.name === 'smtp')).toMatchObject({ status: 'ok' });
+  });
+});
