@@ -392,3 +392,56 @@ describe('the clear line reaches the owner: Dashboard.md, the status page, fte d
     expect(again.find((c) => c.name === 'smtp')).toMatchObject({ status: 'ok' });
   });
 });
+
+describe('settings and the Sent copy', () => {
+  test('IMAP_OAUTH_TOKEN_FILE and SMTP_OAUTH_TOKEN_FILE are validated in the existing config modules', async () => {
+    const { loadImapConfig } = await import('../../core/imap-config.js');
+    const { loadExecutorConfig } = await import('../../executor/config.js');
+    const imap = { IMAP_HOST: 'imap.example.test', IMAP_USER: 'o@example.test' };
+    expect(loadImapConfig({ ...imap, IMAP_OAUTH_TOKEN_FILE: '/t.json' })).toMatchObject({
+      oauthTokenFile: '/t.json',
+      password: '',
+    });
+    expect(() => loadImapConfig({ ...imap, IMAP_OAUTH_TOKEN_FILE: '/t.json', IMAP_PASSWORD: 'p' })).toThrow(
+      /not both/,
+    );
+    expect(() => loadImapConfig(imap)).toThrow(/IMAP_OAUTH_TOKEN_FILE/);
+    const smtp = {
+      SMTP_HOST: 'smtp.example.test',
+      SMTP_FROM: 'o@example.test',
+      FTE_EXECUTOR_CONFIG: join(dir, 'none.json'),
+    };
+    expect(
+      (await loadExecutorConfig({ ...smtp, SMTP_USER: 'o@example.test', SMTP_OAUTH_TOKEN_FILE: '/s.json' }))
+        .smtp?.auth,
+    ).toEqual({
+      user: 'o@example.test',
+      oauthTokenFile: '/s.json',
+    });
+    await expect(loadExecutorConfig({ ...smtp, SMTP_OAUTH_TOKEN_FILE: '/s.json' })).rejects.toThrow(
+      /needs SMTP_USER/,
+    );
+    await expect(
+      loadExecutorConfig({ ...smtp, SMTP_USER: 'u', SMTP_PASSWORD: 'p', SMTP_OAUTH_TOKEN_FILE: '/s.json' }),
+    ).rejects.toThrow(/not both/);
+  });
+
+  test('the laptop’s Sent copy signs in to IMAP with the token', async () => {
+    const { ImapSentCopy } = await import('../../executor/sent-copy.js');
+    const user = freshUser();
+    const tokenFile = join(dir, `${user}-sent.json`);
+    await signIn(oauth, { user, out: tokenFile, side: 'laptop', scopes: 'imap smtp' });
+    const copy = new ImapSentCopy(
+      imapConfigFor(dovecot.account(user), { password: '', oauthTokenFile: tokenFile }),
+    );
+    const mail = {
+      from: `${user}@example.test`,
+      to: 'client@customer.test',
+      subject: 'Filed by token',
+      text: 'x\n',
+      messageId: `<sent-oauth-${Date.now()}@example.test>`,
+    };
+    expect(await copy.file(mail, new Date())).toMatchObject({ kind: 'appended', mailbox: 'Sent' });
+    expect(await copy.file(mail, new Date())).toMatchObject({ kind: 'present' });
+  });
+});
