@@ -445,3 +445,42 @@ describe('settings and the Sent copy', () => {
     expect(await copy.file(mail, new Date())).toMatchObject({ kind: 'present' });
   });
 });
+
+describe('fte operator --once (the built CLI) with IMAP_OAUTH_TOKEN_FILE', () => {
+  test('takes in the inbox with a read-only token and logs no token; a missing token file exits 78', async () => {
+    const { assertBuilt, cleanEnv, fte } = await import('../operator/process.js');
+    const { existsSync } = await import('node:fs');
+    const { taskIdForMessageId } = await import('../../operator/email/item.js');
+    assertBuilt();
+    const user = freshUser();
+    const tokenFile = join(dir, `${user}-cli.json`);
+    const token = await signIn(oauth, { user, out: tokenFile, side: 'cloud', scopes: 'imap' });
+    const vault = join(await mkdtemp(join(tmpdir(), 'fte-oauth-once-')), 'cloud');
+    await initVault(vault, { agent: 'cloud' });
+    const account = dovecot.account(user);
+    const messageId = '<cli-once-1@customer.test>';
+    await imapAppend(account, rawMessage({ messageId, subject: 'Opening hours?' }));
+    const env = cleanEnv({
+      IMAP_HOST: account.host,
+      IMAP_PORT: String(account.port),
+      IMAP_SECURE: 'false',
+      IMAP_USER: user,
+      IMAP_OAUTH_TOKEN_FILE: tokenFile,
+      FTE_LOG_LEVEL: 'debug',
+    });
+    const run = await fte(['operator', '--vault', vault, '--agent', 'cloud', '--once'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(existsSync(join(vault, 'Pending_Approval', 'email', `${taskIdForMessageId(messageId)}.md`))).toBe(
+      true,
+    );
+    expect(run.stderr + run.stdout).not.toContain(token.access_token);
+    expect(run.stderr + run.stdout).not.toContain(token.refresh_token!);
+    const missing = await fte(['operator', '--vault', vault, '--once'], {
+      ...env,
+      IMAP_OAUTH_TOKEN_FILE: join(dir, 'nope.json'),
+    });
+    expect(missing.code).toBe(78);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toContain('run `fte mail login`');
+  });
+});
