@@ -434,3 +434,12 @@ describe('the logger', () => {
     expect(lines.join('')).toContain('[redacted]');
   });
 });
+
+describe('the secret guard', () => {
+  test('refuses a token file copied into the vault', async () => {
+    const { findSecretContent } = await import('../../core/secret-guard.js');
+    const text = `${JSON.stringify({ version: 1, user: 'o', access_token: 'eyJ0eXAiOiJKV1QiLCJub25jZSI6', refresh_token: 'M.C5_BL2.0.U.-Cq' }, null, 2)}\n`;
+    expect(findSecretContent(text)).toMatch(/OAuth token/);
+    expect(findSecretContent('The "access_token" field is described in RFC 6749.')).toBeUndefined();
+  });
+});
