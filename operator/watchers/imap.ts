@@ -1,3 +1,4 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow, type MessageStructureObject } from 'imapflow';
@@ -83,6 +84,11 @@ export class ImapWatcher {
     this.backoff = options.backoff ?? { initialMs: 1000, maxMs: 5 * 60_000 };
   }
 
+  /** `login-needed` in the state dir: a sign-in was refused and no connection has worked since. */
+  private loginMarker(): string {
+    return join(this.options.stateDir, 'login-needed');
+  }
+
   static defaultStateDir(vaultRoot: string): string {
     return join(vaultRoot, '.fte', 'imap');
   }
@@ -135,6 +141,10 @@ export class ImapWatcher {
           if (this.loginNeeded !== message) {
             this.loginNeeded = message;
             this.log.error({ account: config ? imapAccountLabel(config) : undefined }, `IMAP: ${message}`);
+            // Remembered beside the UID mark, so a restarted operator still says when it is resolved.
+            await mkdir(this.options.stateDir, { recursive: true })
+              .then(() => writeFile(this.loginMarker(), `${message}\n`))
+              .catch(() => undefined);
             this.options.onLogin?.({ kind: 'needed', line: message });
           }
           // Wait for a new login (the token file is read again on every attempt).
@@ -196,7 +206,11 @@ export class ImapWatcher {
         this.current.connected = true;
         this.log.info({ account: imapAccountLabel(config) }, 'IMAP connected');
         if (config.oauthTokenFile) await clearLoginNeeded(config.oauthTokenFile);
-        if (this.loginNeeded !== undefined) {
+        const remembered = await rm(this.loginMarker()).then(
+          () => true,
+          () => false,
+        );
+        if (this.loginNeeded !== undefined || remembered) {
           this.loginNeeded = undefined;
           this.current.lastError = undefined;
           this.log.info({ account: imapAccountLabel(config) }, 'IMAP: signed in again; intake resumes');

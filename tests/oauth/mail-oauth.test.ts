@@ -307,6 +307,7 @@ describe('the clear line reaches the owner: Dashboard.md, the status page, fte d
       mailTokenFiles: [],
     });
     const dashboardText = () => readFile(join(vaultDir, 'Dashboard.md'), 'utf8');
+    const stopLater: Array<() => Promise<void>> = [];
     try {
       await waitFor('the mail_login_needed signal', async () => {
         await dashboard.merge();
@@ -320,8 +321,28 @@ describe('the clear line reaches the owner: Dashboard.md, the status page, fte d
       const alerts = (await page.overview()).alerts.filter((a) => a.kind === 'mail_login');
       expect(alerts).toHaveLength(1);
       expect(alerts[0]!.message).toContain('run `fte mail login` again');
-      // A new login: intake resumes, the cloud says so, the line goes.
+      // The operator restarts while signed out (a new watcher process), then the owner signs in again:
+      // intake resumes, the new process still says so, the line goes.
+      abort.abort();
+      await watcher.stop();
       await signIn(oauth, { user, out: tokenFile, side: 'cloud', scopes: 'imap' });
+      const restarted = new ImapInboxWatcher(
+        imapConfigFor(dovecot.account(user), { password: '', oauthTokenFile: tokenFile, pollMs: 300 }),
+        { backoff: { initialMs: 100, maxMs: 400 } },
+      );
+      const abort2 = new AbortController();
+      await restarted.start({
+        vault: new LocalVaultPort(repo),
+        agent: 'cloud',
+        logger: pino({ level: 'silent' }),
+        clock: () => new Date(),
+        signal: abort2.signal,
+        notify: () => undefined,
+      });
+      stopLater.push(async () => {
+        abort2.abort();
+        await restarted.stop();
+      });
       await waitFor('the mail_login_restored signal', async () => {
         await dashboard.merge();
         return !(await dashboardText()).includes('Mail sign-in needed');
@@ -330,6 +351,7 @@ describe('the clear line reaches the owner: Dashboard.md, the status page, fte d
     } finally {
       abort.abort();
       await watcher.stop();
+      for (const stop of stopLater) await stop();
     }
   });
 
