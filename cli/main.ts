@@ -336,7 +336,7 @@ mail
 Step-by-step app registration for Google and Microsoft: docs/oauth.md. The token file is then named by
 IMAP_OAUTH_TOKEN_FILE (cloud, laptop Sent copy) and SMTP_OAUTH_TOKEN_FILE (laptop).`,
   )
-  .action(async (opts) => (await import('./commands/mail.js')).login_(opts));
+  .action(async (opts) => (await import('./commands/mail.js')).mailLogin(opts));
 
 program
   .command('demo')

@@ -8,7 +8,7 @@ export type MailLoginOptions = LoginFlags & { device?: boolean; browser?: boolea
  * redirect, or the device-code flow with --device) and writes the token file (0600, outside the vault).
  * Prints what was written and the scopes, never a token.
  */
-export async function login_(opts: MailLoginOptions): Promise<void> {
+export async function mailLogin(opts: MailLoginOptions): Promise<void> {
   const settings = loginSettings(opts, process.env);
   const out = process.stdout;
   const token = await login(settings, {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../config.js';
 import { isErrno, writeFileAtomic } from '../fsutil.js';
 import { OAuthError, tokenRequest } from './token-endpoint.js';
-import { readTokenFile, type TokenFile, TokenFileError } from './token-store.js';
+import { readTokenFile, type TokenFile } from './token-store.js';
 
 /**
  * Access tokens for IMAP and SMTP from a token file, refreshed shortly before they expire. One refresh at
@@ -196,5 +196,3 @@ export function tokenSource(path: string): TokenSource {
   }
   return source;
 }
-
-export { TokenFileError };
