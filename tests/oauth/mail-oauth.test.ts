@@ -91,6 +91,8 @@ describe('IMAP with an OAuth token (Dovecot oauth2 passdb)', () => {
     expect(oauth.stats.introspections).toBeGreaterThan(before);
     // No token in any log line.
     expect(vault.logged.join('')).not.toContain(token.access_token);
+    // imapflow chose OAUTHBEARER (RFC 7628), Dovecot's oauth2 passdb accepted it.
+    expect(await dovecot.log()).toMatch(new RegExp(`Login: user=<${user}>, method=OAUTHBEARER`));
   });
 
   test('an expired access token is refreshed transparently', async () => {
@@ -217,6 +219,8 @@ describe('SMTP submission with an OAuth token (Postfix → Dovecot SASL)', () =>
       what: 'the sent message',
     });
     expect(got[0]!.source.toString()).toContain('Sent with a token');
+    // Postfix authenticated it through Dovecot's SASL with XOAUTH2.
+    expect(await postfix!.log()).toMatch(new RegExp(`sasl_method=XOAUTH2, sasl_username=${user}`));
     // Without authentication the submission port refuses the recipient.
     await expect(
       new SmtpTransport(base).send({ ...mail, messageId: '<x@example.test>' }),
