@@ -308,6 +308,36 @@ ui.command('hash-password')
   .description('read a password on stdin and print its bcrypt hash, for FTE_UI_PASSWORD_HASH')
   .action(async () => (await import('./commands/ui.js')).hashPasswordFromStdin());
 
+const mail = program.command('mail').description('the mailbox connection (OAuth2 sign-in for IMAP and SMTP)');
+mail
+  .command('login')
+  .description(
+    'sign in to the mailbox with OAuth2 (like a mail client) and write the token file (0600, outside the vault)',
+  )
+  .requiredOption('--provider <name>', 'google, microsoft or custom')
+  .option(
+    '--side <side>',
+    'cloud (reads only: IMAP) or laptop (sends: SMTP, and IMAP for the Sent copy)',
+    'laptop',
+  )
+  .option('--device', 'device-code flow (RFC 8628): for a machine without a browser')
+  .option('--no-browser', 'print the sign-in address instead of opening a browser')
+  .option('--user <address>', 'the mailbox address (default SMTP_USER or IMAP_USER)')
+  .option('--out <file>', 'the token file (default SMTP_OAUTH_TOKEN_FILE or IMAP_OAUTH_TOKEN_FILE)')
+  .option('--client-id <id>', 'your app registration (default FTE_OAUTH_CLIENT_ID)')
+  .option('--client-secret <secret>', 'its secret, if it has one (default FTE_OAUTH_CLIENT_SECRET)')
+  .option('--authorization-endpoint <url>', 'custom provider (or FTE_OAUTH_AUTHORIZATION_ENDPOINT)')
+  .option('--token-endpoint <url>', 'custom provider (or FTE_OAUTH_TOKEN_ENDPOINT)')
+  .option('--device-endpoint <url>', 'custom provider (or FTE_OAUTH_DEVICE_ENDPOINT)')
+  .option('--scopes <list>', 'custom scopes, space or comma separated (or FTE_OAUTH_SCOPES)')
+  .addHelpText(
+    'after',
+    `
+Step-by-step app registration for Google and Microsoft: docs/oauth.md. The token file is then named by
+IMAP_OAUTH_TOKEN_FILE (cloud, laptop Sent copy) and SMTP_OAUTH_TOKEN_FILE (laptop).`,
+  )
+  .action(async (opts) => (await import('./commands/mail.js')).mailLogin(opts));
+
 program
   .command('demo')
   .description(

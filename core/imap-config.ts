@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './config.js';
+import { tokenSource } from './oauth/token-source.js';
 
 /**
  * IMAP settings from the environment, shared by the cloud's inbox watcher (operator/watchers/imap.ts) and
@@ -28,6 +29,7 @@ const Env = z.object({
   IMAP_USER: z.string().trim().min(1),
   IMAP_PASSWORD: z.string().min(1).optional(),
   IMAP_PASSWORD_FILE: z.string().trim().min(1).optional(),
+  IMAP_OAUTH_TOKEN_FILE: z.string().trim().min(1).optional(),
   IMAP_MAILBOX: z.string().trim().min(1).optional(),
   IMAP_SINCE_DAYS: positiveInt(0, 36_500).optional(),
   IMAP_POLL_SECONDS: positiveInt(1, 3600).optional(),
@@ -42,7 +44,10 @@ export type ImapConfig = {
   /** TLS from the first byte (993). When false, imapflow still upgrades with STARTTLS if the server offers it. */
   secure: boolean;
   user: string;
+  /** Empty when `oauthTokenFile` is set. */
   password: string;
+  /** `IMAP_OAUTH_TOKEN_FILE`: sign in with XOAUTH2/OAUTHBEARER using this token file (core/oauth) instead of a password. */
+  oauthTokenFile?: string;
   /** The watched mailbox. Default `INBOX`. */
   mailbox: string;
   /**
@@ -82,6 +87,9 @@ export function loadImapConfig(
   const parsed = Env.safeParse(known);
   if (!parsed.success) throw new ImapConfigError(`invalid IMAP configuration: ${describe(parsed.error)}`);
   const e = parsed.data;
+  if (e.IMAP_OAUTH_TOKEN_FILE && (e.IMAP_PASSWORD || e.IMAP_PASSWORD_FILE)) {
+    throw new ImapConfigError('set IMAP_OAUTH_TOKEN_FILE or IMAP_PASSWORD(_FILE), not both');
+  }
   let password = e.IMAP_PASSWORD;
   if (password === undefined && e.IMAP_PASSWORD_FILE) {
     try {
@@ -91,7 +99,11 @@ export function loadImapConfig(
       throw new ImapConfigError(`IMAP_PASSWORD_FILE ${e.IMAP_PASSWORD_FILE} cannot be read (${code})`);
     }
   }
-  if (!password) throw new ImapConfigError('set IMAP_PASSWORD or IMAP_PASSWORD_FILE (a mounted secret)');
+  if (e.IMAP_OAUTH_TOKEN_FILE) password = '';
+  else if (!password)
+    throw new ImapConfigError(
+      'set IMAP_PASSWORD or IMAP_PASSWORD_FILE (a mounted secret), or IMAP_OAUTH_TOKEN_FILE (`fte mail login`)',
+    );
   // Google shows app passwords in groups of four ("abcd efgh ijkl mnop"); the spaces are not part of it.
   if (/(^|\.)(gmail|googlemail)\.com$/i.test(e.IMAP_HOST)) password = password.replace(/\s+/g, '');
   const secure = e.IMAP_SECURE ?? e.IMAP_PORT !== 143;
@@ -101,6 +113,7 @@ export function loadImapConfig(
     secure,
     user: e.IMAP_USER,
     password,
+    oauthTokenFile: e.IMAP_OAUTH_TOKEN_FILE,
     mailbox: e.IMAP_MAILBOX ?? 'INBOX',
     sinceDays: e.IMAP_SINCE_DAYS ?? 7,
     pollMs: (e.IMAP_POLL_SECONDS ?? 60) * 1000,
@@ -113,4 +126,17 @@ export function loadImapConfig(
 /** `user@host/mailbox`: names one watched mailbox in logs and state files (no password). */
 export function imapAccountLabel(config: Pick<ImapConfig, 'user' | 'host' | 'mailbox'>): string {
   return `${config.user}@${config.host}/${config.mailbox}`;
+}
+
+/**
+ * imapflow's `auth` for a config: the password, or a fresh access token from the token file (refreshed
+ * when close to expiry; a revoked refresh token throws LoginRequired). imapflow picks XOAUTH2 or
+ * OAUTHBEARER from the server's capabilities.
+ */
+export async function imapAuth(
+  config: Pick<ImapConfig, 'user' | 'password' | 'oauthTokenFile'>,
+  force = false,
+): Promise<{ user: string; pass: string } | { user: string; accessToken: string }> {
+  if (!config.oauthTokenFile) return { user: config.user, pass: config.password };
+  return { user: config.user, accessToken: await tokenSource(config.oauthTokenFile).accessToken(force) };
 }

@@ -117,6 +117,10 @@ export const UPDATE_KINDS = [
   'task_failed',
   'approval_expired',
   'info',
+  /** The cloud's mail sign-in (OAuth) was revoked or expired: the owner must run `fte mail login` again. */
+  'mail_login_needed',
+  /** The cloud signed in to the mailbox again after a `mail_login_needed`. */
+  'mail_login_restored',
 ] as const;
 
 /** A cloud → local signal in `Updates/`: one file each, never edited after it is written. */

@@ -12,6 +12,8 @@
  * - `anthropic-api-key`, `openai-style-api-key`: secretlint matches only the exact current formats; these
  *   keep fte's looser patterns (older and truncated keys, other vendors' `sk-…` keys).
  * - `google-api-key` (`AIza…`): not in the preset.
+ * - `oauth-token`: a token file of `fte mail login` (JSON `access_token`/`refresh_token` fields) copied
+ *   into the vault; tokens live outside it (core/oauth/token-store.ts).
  * - `env-secret-assignment`, `yaml-secret-assignment`: `SMTP_PASSWORD=…` and `password: …` lines; the
  *   preset only knows AWS's variable names.
  * - `long-hex`, `long-base64`: random keys with no vendor prefix (fte's own approval key is 64 hex
@@ -217,6 +219,11 @@ const RULES: ContentRule[] = [
   regexRule('anthropic-api-key', 'an Anthropic API key (sk-ant-…)', /\bsk-ant-[A-Za-z0-9_-]{16,}/),
   regexRule('openai-style-api-key', 'an OpenAI-style API key (sk-…)', /\bsk-(?:proj-)?[A-Za-z0-9]{32,}/),
   regexRule('google-api-key', 'a Google API key (AIza…)', /\bAIza[0-9A-Za-z_-]{35}\b/),
+  regexRule(
+    'oauth-token',
+    'an OAuth token (a token file of `fte mail login`)',
+    /"(?:access_token|refresh_token)"\s*:\s*"[^"\s]{8,}"/,
+  ),
   regexRule('env-secret-assignment', 'a .env-style secret assignment', ENV_ASSIGNMENT),
   {
     rule: 'yaml-secret-assignment',

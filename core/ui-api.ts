@@ -78,7 +78,9 @@ export type AlertKind =
   | 'failed'
   | 'expiring'
   | 'cloud_silent'
-  | 'errors';
+  | 'errors'
+  /** A mail sign-in (OAuth) was revoked or expired: run `fte mail login` again. */
+  | 'mail_login';
 
 export type Alert = { kind: AlertKind; message: string; task?: string };
 

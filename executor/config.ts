@@ -31,6 +31,8 @@ const Env = z.object({
   SMTP_SECURE: booleanish.optional(),
   SMTP_USER: z.string().min(1).optional(),
   SMTP_PASSWORD: z.string().min(1).optional(),
+  /** A token file from `fte mail login` (core/oauth): SMTP signs in with XOAUTH2 instead of a password. */
+  SMTP_OAUTH_TOKEN_FILE: z.string().trim().min(1).optional(),
   SMTP_FROM: z
     .string()
     .trim()
@@ -107,7 +109,7 @@ export type SmtpConfig = {
   host: string;
   port: number;
   secure: boolean;
-  auth?: { user: string; pass: string };
+  auth?: { user: string; pass: string } | { user: string; oauthTokenFile: string };
   from: string;
 };
 
@@ -163,7 +165,10 @@ export async function loadExecutorConfig(
   vaultRoot?: string,
 ): Promise<ExecutorConfig> {
   const e = parseEnv(Env, env, { secret: ['SMTP_PASSWORD'] });
-  if ((e.SMTP_USER === undefined) !== (e.SMTP_PASSWORD === undefined)) {
+  if (e.SMTP_OAUTH_TOKEN_FILE) {
+    if (e.SMTP_PASSWORD) throw new ConfigError('set SMTP_OAUTH_TOKEN_FILE or SMTP_PASSWORD, not both');
+    if (!e.SMTP_USER) throw new ConfigError('SMTP_OAUTH_TOKEN_FILE needs SMTP_USER (the mailbox address)');
+  } else if ((e.SMTP_USER === undefined) !== (e.SMTP_PASSWORD === undefined)) {
     throw new ConfigError('set both SMTP_USER and SMTP_PASSWORD, or neither');
   }
   if (e.SMTP_HOST && !e.SMTP_FROM) throw new ConfigError('SMTP_HOST is set but SMTP_FROM is not');
@@ -199,7 +204,12 @@ export async function loadExecutorConfig(
           host: e.SMTP_HOST,
           port: e.SMTP_PORT ?? (secure ? 465 : 587),
           secure,
-          auth: e.SMTP_USER && e.SMTP_PASSWORD ? { user: e.SMTP_USER, pass: e.SMTP_PASSWORD } : undefined,
+          auth:
+            e.SMTP_USER && e.SMTP_OAUTH_TOKEN_FILE
+              ? { user: e.SMTP_USER, oauthTokenFile: e.SMTP_OAUTH_TOKEN_FILE }
+              : e.SMTP_USER && e.SMTP_PASSWORD
+                ? { user: e.SMTP_USER, pass: e.SMTP_PASSWORD }
+                : undefined,
           from,
         }
       : undefined,

@@ -8,6 +8,7 @@ import { DASHBOARD_FILE, FOLDERS } from '../core/layout.js';
 import type { AuditRecord } from '../core/schemas.js';
 import { scanVault, summarizeTasks, type VaultEntry } from '../core/status.js';
 import type { SyncReport } from '../core/vault-repo.js';
+import { localMailTokenFiles, mailLoginLines } from './mail-login.js';
 import type { TaskFiles } from './vault-files.js';
 
 /**
@@ -32,6 +33,8 @@ const Signal = z.object({
 const DashboardState = z.object({
   heartbeats: z.record(z.string(), z.object({ at: z.string(), summary: z.string().optional() })).default({}),
   signals: z.array(Signal).default([]),
+  /** Agents whose mail sign-in needs a new `fte mail login` (a `mail_login_needed` not yet followed by `mail_login_restored`). */
+  mailLogin: z.record(z.string(), z.object({ at: z.string(), message: z.string() })).default({}),
   sync: z
     .object({
       state: z.string(),
@@ -49,6 +52,8 @@ export type DashboardView = {
   state: DashboardState;
   entries: VaultEntry[];
   activity: AuditRecord[];
+  /** "run `fte mail login` again" lines (executor/mail-login.ts). */
+  mailLogin?: string[];
 };
 
 /**
@@ -57,13 +62,13 @@ export type DashboardView = {
  * image, HTML or wikilink is ever rendered. Backticks become quotes so the span cannot be closed early;
  * `|` is escaped for the table it may sit in.
  */
-export function cell(value: unknown): string {
+export function cell(value: unknown, max = 80): string {
   const text = String(value ?? '')
     .replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, ' ')
     .replace(/`/g, "'")
     .replace(/\s+/g, ' ')
     .trim()
-    .slice(0, 80)
+    .slice(0, max)
     .replace(/\|/g, '\\|');
   return text === '' ? '' : `\`${text}\``;
 }
@@ -91,6 +96,10 @@ export function renderDashboard(view: DashboardView): string {
       `**Remote refused**: ${cell(state.sync.error)}. This laptop stays on its last good commit and keeps executing what you approve; it syncs again once the remote is fixed.`,
       '',
     );
+  }
+
+  for (const line of view.mailLogin ?? []) {
+    out.push(`**Mail sign-in needed**: ${cell(line, 200)}`, '');
   }
 
   const pending = entries.filter((e) => e.phase === 'PendingApproval' && e.role === 'approval');
@@ -223,11 +232,12 @@ export async function loadDashboardState(statePath: string): Promise<DashboardSt
   } catch (error) {
     if (!isErrno(error, 'ENOENT') && !(error instanceof SyntaxError)) throw error;
   }
-  return { heartbeats: {}, signals: [] };
+  return { heartbeats: {}, signals: [], mailLogin: {} };
 }
 
 export class DashboardWriter {
   private rendered = false;
+  private lastMailLogin = '';
 
   constructor(
     private readonly files: TaskFiles,
@@ -240,6 +250,8 @@ export class DashboardWriter {
     private readonly record: (input: Parameters<AuditLog['append']>[0]) => Promise<void> = async (i) => {
       await audit.append(i);
     },
+    /** This machine's OAuth token files (a refused refresh shows on the dashboard). */
+    private readonly mailTokenFiles: string[] = localMailTokenFiles(process.env),
   ) {}
 
   private loadState(): Promise<DashboardState> {
@@ -277,6 +289,17 @@ export class DashboardWriter {
             state.heartbeats[data.agent] = { at: data.created, summary: data.summary };
           }
         } else {
+          if (data.kind === 'mail_login_needed') {
+            const prev = state.mailLogin[data.agent];
+            if (!prev || prev.at <= data.created)
+              state.mailLogin[data.agent] = {
+                at: data.created,
+                message: data.summary ?? 'run `fte mail login` again',
+              };
+          } else if (data.kind === 'mail_login_restored') {
+            const prev = state.mailLogin[data.agent];
+            if (prev && prev.at <= data.created) delete state.mailLogin[data.agent];
+          }
           state.signals.push({
             created: data.created,
             agent: data.agent,
@@ -323,8 +346,11 @@ export class DashboardWriter {
       };
     }
     const syncChanged = JSON.stringify(state.sync ?? null) !== before;
+    const mailLogin = await mailLoginLines(state, this.mailTokenFiles);
+    const mailChanged = mailLogin.join('\n') !== this.lastMailLogin;
+    this.lastMailLogin = mailLogin.join('\n');
     // Rendering reads every task file; an idle pass (nothing pulled, nothing done) skips it.
-    if (merged === 0 && !syncChanged && !changed && this.rendered) return { touched, merged };
+    if (merged === 0 && !syncChanged && !mailChanged && !changed && this.rendered) return { touched, merged };
     this.rendered = true;
     await writeFileAtomic(this.statePath, `${JSON.stringify(state, null, 2)}\n`, 0o600);
 
@@ -334,6 +360,7 @@ export class DashboardWriter {
       state,
       entries: await scanVault(this.files.root, { onUnsafe: (u) => this.files.reportUnsafe(u) }),
       activity: await this.recentActivity(now),
+      mailLogin,
     });
     const current = await this.files.files.readText(DASHBOARD_FILE);
     if (current.kind !== 'ok' || current.text !== text) {

@@ -4,10 +4,13 @@ import { dirname, join, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { isErrno } from '../core/fsutil.js';
 import { Git, GitCommandError } from '../core/git.js';
+import { loginAgainLine, loginNeeded, tokenSource } from '../core/oauth/token-source.js';
+import { readTokenFile } from '../core/oauth/token-store.js';
 import { remoteProblems } from '../core/status.js';
 import { BRANCH, REMOTE } from '../core/vault-repo.js';
 import { loadExecutorConfig } from './config.js';
 import { approvalKeyPath, isInside } from './key.js';
+import { localMailTokenFiles } from './mail-login.js';
 import { parseEnvFile } from './service/env-file.js';
 import { stateBase } from './state.js';
 import { isLoopback, loadUiConfig } from './ui/config.js';
@@ -184,11 +187,26 @@ async function checkSmtp(env: NodeJS.ProcessEnv, vault: string, timeoutMs: numbe
     );
   }
   const where = `${smtp.host}:${smtp.port}${smtp.secure ? ' (TLS)' : ''}`;
+  let auth:
+    | { user: string; pass: string }
+    | { type: 'OAuth2'; user: string; accessToken: string }
+    | undefined;
+  if (smtp.auth && 'oauthTokenFile' in smtp.auth) {
+    try {
+      auth = {
+        type: 'OAuth2',
+        user: smtp.auth.user,
+        accessToken: await tokenSource(smtp.auth.oauthTokenFile).accessToken(),
+      };
+    } catch (error) {
+      return fail(name, message(error), 'run `fte mail login` again (docs/oauth.md)');
+    }
+  } else auth = smtp.auth;
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
-    auth: smtp.auth,
+    auth,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
@@ -212,7 +230,9 @@ async function checkSmtp(env: NodeJS.ProcessEnv, vault: string, timeoutMs: numbe
       name,
       `${where}${smtp.auth ? ` as ${smtp.auth.user}` : ''}: ${text}`,
       login
-        ? 'check SMTP_USER and SMTP_PASSWORD in the env file (many providers want an app password)'
+        ? smtp.auth && 'oauthTokenFile' in smtp.auth
+          ? 'run `fte mail login` again, or check SMTP_USER (docs/oauth.md)'
+          : 'check SMTP_USER and SMTP_PASSWORD in the env file (many providers want an app password)'
         : 'check SMTP_HOST, SMTP_PORT and SMTP_SECURE, and that the server is reachable from here',
     );
   } finally {
@@ -224,6 +244,51 @@ async function checkSmtp(env: NodeJS.ProcessEnv, vault: string, timeoutMs: numbe
     name,
     `${where}: ${smtp.auth ? `logged in as ${smtp.auth.user}` : 'answers (no login configured)'}`,
   );
+}
+
+/** Each OAuth token file this machine uses: readable, 0600, and not refused at its last refresh. */
+async function checkMailLogin(env: NodeJS.ProcessEnv): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const file of localMailTokenFiles(env)) {
+    const name = 'mail sign-in';
+    let token: Awaited<ReturnType<typeof readTokenFile>>;
+    try {
+      token = await readTokenFile(file);
+    } catch (error) {
+      checks.push(fail(name, message(error), 'run `fte mail login` (docs/oauth.md)'));
+      continue;
+    }
+    const needed = await loginNeeded(file);
+    if (needed) {
+      checks.push(fail(name, needed.message, 'run `fte mail login` again'));
+      continue;
+    }
+    const mode = (await stat(file)).mode & 0o777;
+    if (mode & 0o077) {
+      checks.push(
+        warn(name, `${file} is readable by others (mode ${mode.toString(8)})`, `chmod 600 ${file}`),
+      );
+      continue;
+    }
+    const expired = Date.parse(token.expires_at) <= Date.now();
+    if (expired && !token.refresh_token) {
+      checks.push(
+        fail(
+          name,
+          loginAgainLine(token.user, 'the access token expired and there is no refresh token'),
+          'run `fte mail login` again',
+        ),
+      );
+      continue;
+    }
+    checks.push(
+      ok(
+        name,
+        `${token.user} (${token.provider}; scopes ${token.scopes.join(' ')}): ${expired ? 'refreshed on next use' : `access token valid until ${token.expires_at}`}`,
+      ),
+    );
+  }
+  return checks;
 }
 
 type VaultFacts = { git: Git; root: string } | undefined;
@@ -512,6 +577,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   checks.push(envCheck.check);
   checks.push(await checkKey(env, vault, secrets));
   checks.push(await checkSmtp(env, vault, options.smtpTimeoutMs ?? 10_000));
+  checks.push(...(await checkMailLogin(env)));
   const { check: vaultCheck, facts } = await checkVault(vault, options.gitTimeoutMs ?? 15_000, now());
   checks.push(vaultCheck);
   if (facts) {

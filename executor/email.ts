@@ -3,6 +3,7 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { parseAddress, parseAddressList } from '../core/address.js';
 import { approvalParameters } from '../core/codec.js';
+import { clearLoginNeeded, LoginRequired, tokenSource } from '../core/oauth/token-source.js';
 import { replySubject, replyThread } from '../core/reply.js';
 import { InvalidActionError } from './actions/types.js';
 import type { SmtpConfig } from './config.js';
@@ -162,6 +163,32 @@ export async function composeRaw(mail: OutgoingEmail, date: Date): Promise<Buffe
   return composer.compile().build();
 }
 
+/**
+ * What nodemailer's SMTPConnection.login takes: the password, or an XOAUTH2 token provider. A server that
+ * refuses the token (`isRetry`) gets one freshly refreshed token; a revoked refresh token surfaces as
+ * LoginRequired ("run `fte mail login` again").
+ */
+export function smtpLogin(
+  auth: NonNullable<SmtpConfig['auth']>,
+): SMTPConnection.AuthenticationCredentials | SMTPConnection.AuthenticationOAuth2 {
+  if ('pass' in auth) return { credentials: { user: auth.user, pass: auth.pass } };
+  const source = tokenSource(auth.oauthTokenFile);
+  const provider = {
+    getToken(isRetry: boolean, callback: (error: Error | null, token?: string) => void) {
+      source.accessToken(isRetry).then(
+        (token) => callback(null, token),
+        (error: Error) => callback(error),
+      );
+    },
+    buildXOAuth2Token(accessToken: string) {
+      return Buffer.from(`user=${auth.user}\x01auth=Bearer ${accessToken}\x01\x01`, 'utf8').toString(
+        'base64',
+      );
+    },
+  };
+  return { oauth2: provider as unknown as SMTPConnection.AuthenticationOAuth2['oauth2'] };
+}
+
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
@@ -198,9 +225,13 @@ export class SmtpTransport implements MailTransport {
     try {
       try {
         await phase<void>((done) => connection.connect(() => done(null)));
-        if (this.config.auth)
-          await phase<void>((done) => connection.login(this.config.auth!, (e) => done(e ?? null)));
+        if (this.config.auth) {
+          const auth = smtpLogin(this.config.auth);
+          await phase<void>((done) => connection.login(auth, (e) => done(e ?? null)));
+          if ('oauthTokenFile' in this.config.auth) await clearLoginNeeded(this.config.auth.oauthTokenFile);
+        }
       } catch (error) {
+        if (error instanceof LoginRequired) throw new SendFailure(error.message, 'not_sent');
         throw new SendFailure(`could not connect or log in: ${errorText(error)}`, 'not_sent');
       }
       let info: SMTPConnection.SentMessageInfo;

@@ -1,5 +1,11 @@
 import { ImapFlow } from 'imapflow';
-import { type ImapConfig, ImapConfigError, imapConfigured, loadImapConfig } from '../core/imap-config.js';
+import {
+  type ImapConfig,
+  ImapConfigError,
+  imapAuth,
+  imapConfigured,
+  loadImapConfig,
+} from '../core/imap-config.js';
 import type { Logger } from '../core/log.js';
 import { composeRaw, type OutgoingEmail } from './email.js';
 
@@ -28,7 +34,7 @@ export function loadSentCopyConfig(env: NodeJS.ProcessEnv): ImapConfig | undefin
   if (!['1', 'true', 'yes', 'on'].includes(flag)) return undefined;
   if (!imapConfigured(env)) {
     throw new ImapConfigError(
-      'FTE_SENT_COPY=1 needs IMAP_HOST, IMAP_USER and IMAP_PASSWORD (or IMAP_PASSWORD_FILE)',
+      'FTE_SENT_COPY=1 needs IMAP_HOST, IMAP_USER and IMAP_PASSWORD (or IMAP_PASSWORD_FILE, or IMAP_OAUTH_TOKEN_FILE)',
     );
   }
   return loadImapConfig(env);
@@ -41,11 +47,22 @@ export class ImapSentCopy implements SentCopy {
   ) {}
 
   async file(mail: OutgoingEmail, sentAt: Date): Promise<SentCopyResult> {
+    let auth: Awaited<ReturnType<typeof imapAuth>>;
+    try {
+      auth = await imapAuth(this.config);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log?.warn(
+        { messageId: mail.messageId, err: reason },
+        'sent copy not filed (the email itself was sent)',
+      );
+      return { kind: 'failed', reason };
+    }
     const client = new ImapFlow({
       host: this.config.host,
       port: this.config.port,
       secure: this.config.secure,
-      auth: { user: this.config.user, pass: this.config.password },
+      auth,
       logger: false,
       disableAutoIdle: true,
       connectionTimeout: 15_000,

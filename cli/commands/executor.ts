@@ -6,6 +6,7 @@ import { watchFolders } from '../../core/watch.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
 import { acquireLock } from '../../executor/lock.js';
+import { localMailTokenFiles } from '../../executor/mail-login.js';
 import { ImapSentCopy, loadSentCopyConfig } from '../../executor/sent-copy.js';
 import { type LocalSetup, openLocal, SetupError } from '../../executor/setup.js';
 import { loadUiConfig, type UiConfig } from '../../executor/ui/config.js';
@@ -193,6 +194,7 @@ async function startLocalPage(
       dashboardState: local.state.dashboard,
       ledger: local.ledger,
       actions: local.actions,
+      mailTokenFiles: localMailTokenFiles(process.env),
     }),
     live,
     decisions: new PageDecisions({

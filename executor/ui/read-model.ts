@@ -22,6 +22,7 @@ import { InvalidActionError } from '../actions/types.js';
 import { loadDashboardState } from '../dashboard.js';
 import { requestDigest } from '../decisions.js';
 import type { Ledger } from '../ledger.js';
+import { mailLoginLines } from '../mail-login.js';
 import { isExpired } from '../signature.js';
 import { type ReadApproval, TaskFiles } from '../vault-files.js';
 
@@ -44,6 +45,8 @@ export type ReadModelOptions = {
   clock?: () => Date;
   /** An agent not heard from for this long raises an alert (default 30 minutes). */
   silentAfterMs?: number;
+  /** This machine's OAuth token files: a refused refresh is an alert ("run `fte mail login` again"). */
+  mailTokenFiles?: string[];
 };
 
 const HOUR_MS = 3_600_000;
@@ -286,7 +289,7 @@ export class ReadModel {
     for (const t of tasks) counts[t.phase] = (counts[t.phase] ?? 0) + 1;
     const state = this.o.dashboardState
       ? await loadDashboardState(this.o.dashboardState)
-      : { heartbeats: {}, signals: [] };
+      : { heartbeats: {}, signals: [], mailLogin: {} };
     const agents = Object.entries(state.heartbeats)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, beat]) => ({
@@ -316,6 +319,9 @@ export class ReadModel {
       alerts: [],
     };
     overview.alerts = await this.alerts(now, tasks, agents);
+    for (const line of await mailLoginLines(state, this.o.mailTokenFiles ?? [])) {
+      overview.alerts.unshift({ kind: 'mail_login', message: line });
+    }
     return overview;
   }
 

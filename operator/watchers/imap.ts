@@ -1,12 +1,15 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow, type MessageStructureObject } from 'imapflow';
 import pino, { type Logger } from 'pino';
-import { type ImapConfig, imapAccountLabel } from '../../core/imap-config.js';
+import { type ImapConfig, imapAccountLabel, imapAuth } from '../../core/imap-config.js';
+import { clearLoginNeeded, LoginRequired } from '../../core/oauth/token-source.js';
 import { EmailIntake, type IntakeInput, type IntakeOutcome } from '../email/intake.js';
 import { emailTaskId, type MailSource } from '../email/item.js';
 import { type AttachmentInfo, cleanLine, EmailParseError, messageIds, parseEmail } from '../email/parse.js';
 import { type MailboxState, MailboxStateStore } from '../email/state.js';
+import { updateSignal } from '../vault-writes.js';
 import type { Watcher, WatcherContext } from './watcher.js';
 
 /**
@@ -41,6 +44,12 @@ export type ImapWatcherOptions = {
   backoff?: { initialMs: number; maxMs: number };
   /** Called after every message (tests and benchmarks watch the watcher through this). */
   onOutcome?: (outcome: IntakeOutcome, source: MailSource) => void;
+  /**
+   * The OAuth sign-in was revoked or expired (`line` says to run `fte mail login` again): called once per
+   * episode; `restored` once a connection works again. Intake waits meanwhile and nothing is lost (the UID
+   * mark has not moved).
+   */
+  onLogin?: (event: { kind: 'needed'; line: string } | { kind: 'restored' }) => void;
 };
 
 const DOWNLOAD_CHUNK = 4 * 1024 * 1024;
@@ -61,6 +70,8 @@ export class ImapWatcher {
   private store?: MailboxStateStore;
   private state?: MailboxState;
   private storeAccount?: string;
+  private loginNeeded?: string;
+  private forceRefresh = false;
   private readonly current: WatcherStatus = {
     connected: false,
     idle: false,
@@ -71,6 +82,11 @@ export class ImapWatcher {
     this.clock = options.clock ?? (() => new Date());
     this.log = (options.log ?? pino({ level: 'silent' })).child({ watcher: 'imap' });
     this.backoff = options.backoff ?? { initialMs: 1000, maxMs: 5 * 60_000 };
+  }
+
+  /** `login-needed` in the state dir: a sign-in was refused and no connection has worked since. */
+  private loginMarker(): string {
+    return join(this.options.stateDir, 'login-needed');
   }
 
   static defaultStateDir(vaultRoot: string): string {
@@ -88,7 +104,7 @@ export class ImapWatcher {
   /** Connects, takes in everything new, disconnects (`fte operator --once`). Errors are thrown. */
   async runOnce(): Promise<WatcherStatus> {
     const config = this.config();
-    const client = this.client(config);
+    const client = await this.client(config);
     await client.connect();
     this.current.connected = true;
     try {
@@ -121,6 +137,25 @@ export class ImapWatcher {
         if (signal.aborted) break;
         const message = describe(error);
         this.current.lastError = message;
+        if (error instanceof LoginRequired) {
+          if (this.loginNeeded !== message) {
+            this.loginNeeded = message;
+            this.log.error({ account: config ? imapAccountLabel(config) : undefined }, `IMAP: ${message}`);
+            // Remembered beside the UID mark, so a restarted operator still says when it is resolved.
+            await mkdir(this.options.stateDir, { recursive: true })
+              .then(() => writeFile(this.loginMarker(), `${message}\n`))
+              .catch(() => undefined);
+            this.options.onLogin?.({ kind: 'needed', line: message });
+          }
+          // Wait for a new login (the token file is read again on every attempt).
+          await sleep(Math.min(delay, this.backoff.maxMs), undefined, { signal }).catch(() => undefined);
+          delay = Math.min(delay * 2, this.backoff.maxMs);
+          continue;
+        }
+        if (config?.oauthTokenFile && (error as { authenticationFailed?: boolean }).authenticationFailed) {
+          // The server refused an access token we thought valid (revoked early): refresh before the next try.
+          this.forceRefresh = true;
+        }
         const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
         this.log.warn(
           { account: config ? imapAccountLabel(config) : undefined, retryInMs: wait },
@@ -133,12 +168,14 @@ export class ImapWatcher {
     this.current.connected = false;
   }
 
-  private client(config: ImapConfig): ImapFlow {
+  private async client(config: ImapConfig): Promise<ImapFlow> {
+    const force = this.forceRefresh;
+    this.forceRefresh = false;
     return new ImapFlow({
       host: config.host,
       port: config.port,
       secure: config.secure,
-      auth: { user: config.user, pass: config.password },
+      auth: await imapAuth(config, force),
       logger: false,
       disableAutoIdle: true,
       connectionTimeout: 30_000,
@@ -150,7 +187,7 @@ export class ImapWatcher {
 
   /** One connection: catch up, then wait for news (IDLE or poll), until it breaks or we are stopped. */
   private async session(config: ImapConfig, signal: AbortSignal, connected: () => void): Promise<void> {
-    const client = this.client(config);
+    const client = await this.client(config);
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.on('error', (error: Error) => this.log.debug({ err: error.message }, 'IMAP connection error'));
     let wake: () => void = () => undefined;
@@ -168,6 +205,17 @@ export class ImapWatcher {
       try {
         this.current.connected = true;
         this.log.info({ account: imapAccountLabel(config) }, 'IMAP connected');
+        if (config.oauthTokenFile) await clearLoginNeeded(config.oauthTokenFile);
+        const remembered = await rm(this.loginMarker()).then(
+          () => true,
+          () => false,
+        );
+        if (this.loginNeeded !== undefined || remembered) {
+          this.loginNeeded = undefined;
+          this.current.lastError = undefined;
+          this.log.info({ account: imapAccountLabel(config) }, 'IMAP: signed in again; intake resumes');
+          this.options.onLogin?.({ kind: 'restored' });
+        }
         const useIdle = config.idle && client.capabilities.has('IDLE');
         let first = true;
         while (!signal.aborted) {
@@ -477,10 +525,32 @@ export class ImapInboxWatcher implements Watcher {
       onOutcome: (outcome) => {
         if (outcome.kind !== 'duplicate') context.notify([outcome.id]);
       },
+      onLogin: (event) => {
+        void this.signalLogin(context, event).catch((error: unknown) =>
+          log.warn({ err: describe(error) }, 'could not write the mail sign-in signal'),
+        );
+      },
     });
     const abort = new AbortController();
     context.signal.addEventListener('abort', () => abort.abort(), { once: true });
     this.running = { abort, done: this.watcher.run(abort.signal) };
+  }
+
+  /** Tells the laptop (Dashboard.md, the status page) through an `Updates/` signal. */
+  private async signalLogin(
+    context: WatcherContext,
+    event: { kind: 'needed'; line: string } | { kind: 'restored' },
+  ): Promise<void> {
+    const created = context.clock().toISOString();
+    const kind = event.kind === 'needed' ? 'mail_login_needed' : 'mail_login_restored';
+    const summary = event.kind === 'needed' ? event.line : 'the cloud signed in to the mailbox again';
+    const id = `mail-login-${created.replace(/[:.]/g, '-')}`;
+    const signal = updateSignal({ agent: context.agent, kind, id, created, summary });
+    await context.vault.apply({
+      message: `${context.agent}: signal ${id}`,
+      operations: [{ op: 'write', path: signal.path, mode: 'ensure', content: signal.text }],
+    });
+    context.notify();
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { imapAccountLabel, imapConfigured, loadImapConfig } from '../../core/imap-config.js';
+import { readTokenFile } from '../../core/oauth/token-store.js';
 import { ImapInboxWatcher } from './imap.js';
 import type { Watcher } from './watcher.js';
 
@@ -14,7 +15,15 @@ export async function watchersFromEnv(env: NodeJS.ProcessEnv, logger: Logger): P
   const watchers: Watcher[] = [];
   if (imapConfigured(env)) {
     const config = loadImapConfig(env);
-    logger.info({ account: imapAccountLabel(config) }, 'IMAP watcher configured');
+    if (config.oauthTokenFile) {
+      // A missing or malformed token file stops the start (exit 78); its scopes were checked already
+      // (sendCredentialsIn). The token itself is never logged.
+      const token = await readTokenFile(config.oauthTokenFile);
+      logger.info(
+        { account: imapAccountLabel(config), oauth: { provider: token.provider, scopes: token.scopes } },
+        'IMAP watcher configured (OAuth token)',
+      );
+    } else logger.info({ account: imapAccountLabel(config) }, 'IMAP watcher configured');
     // Read again before each connection, so a rotated IMAP_PASSWORD_FILE is picked up; if it turns
     // unreadable later, the last good settings are kept and the watcher logs the reason.
     let last = config;

@@ -112,6 +112,8 @@ export type DovecotServer = {
   readonly dir: string;
   readonly imapPort: number;
   readonly lmtpPort: number;
+  /** Dovecot's SASL auth service on TCP (for Postfix: `smtpd_sasl_path = inet:127.0.0.1:<port>`), when asked for. */
+  readonly saslPort?: number;
   readonly users: MailUser[];
   /** Whether the server is running now. */
   readonly running: boolean;
@@ -125,13 +127,24 @@ export type DovecotServer = {
   log(): Promise<string>;
 };
 
-export type StartDovecotOptions = { users: MailUser[]; dir?: string };
+export type StartDovecotOptions = {
+  users: MailUser[];
+  dir?: string;
+  /**
+   * Bearer tokens (XOAUTH2, OAUTHBEARER) checked by Dovecot's oauth2 passdb against an RFC 7662
+   * introspection endpoint (POST `token=…`; `username` names the user). Passwords keep working.
+   */
+  oauth2?: { introspectionUrl: string };
+  /** Open Dovecot's SASL auth service on a loopback TCP port (for Postfix submission). */
+  sasl?: boolean;
+};
 
 export async function startDovecot(options: StartDovecotOptions): Promise<DovecotServer> {
   const binary = requireBinary('dovecot');
   const dir = options.dir ?? (await makeTempRoot('fte-dovecot-'));
   const imapPort = await freePort();
   const lmtpPort = await freePort();
+  const saslPort = options.sasl ? await freePort() : undefined;
   const root = isRoot();
   const me = userInfo().username;
   const mailUser = root ? 'dovecot' : me;
@@ -160,7 +173,7 @@ protocols = imap lmtp
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${options.oauth2 ? ' xoauth2 oauthbearer' : ''}
 auth_username_format = %Ln
 mail_location = maildir:${dir}/mail/%u
 first_valid_uid = 1
@@ -176,7 +189,16 @@ passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${dir}/users
 }
-userdb {
+${
+  options.oauth2
+    ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${dir}/dovecot-oauth2.conf.ext
+}
+`
+    : ''
+}userdb {
   driver = static
   args = uid=${mailUser} gid=${mailUser} home=${dir}/mail/%u
 }
@@ -195,9 +217,35 @@ service lmtp {
     port = ${lmtpPort}
   }
 }
-${nonRoot}
+${
+  saslPort
+    ? `service auth {
+  inet_listener auth-sasl {
+    address = 127.0.0.1
+    port = ${saslPort}
+  }
+}
+`
+    : ''
+}${nonRoot}
 `;
   await writeFile(join(dir, 'dovecot.conf'), config);
+  if (options.oauth2) {
+    // Dovecot 2.3's oauth2 passdb (doc: "OAuth2 authentication database"): RFC 7662 introspection by POST.
+    await writeFile(
+      join(dir, 'dovecot-oauth2.conf.ext'),
+      [
+        `introspection_url = ${options.oauth2.introspectionUrl}`,
+        'introspection_mode = post',
+        'force_introspection = yes',
+        'username_attribute = username',
+        'active_attribute = active',
+        'active_value = true',
+        '',
+      ].join('\n'),
+      { mode: 0o644 },
+    );
+  }
 
   let child: ChildProcess | undefined;
   const logPath = join(dir, 'dovecot.log');
@@ -251,6 +299,7 @@ ${nonRoot}
     dir,
     imapPort,
     lmtpPort,
+    saslPort,
     users: options.users,
     get running() {
       return child !== undefined;
@@ -276,6 +325,8 @@ ${nonRoot}
 export type PostfixServer = {
   readonly dir: string;
   readonly smtpPort: number;
+  /** The submission listener (SASL through Dovecot required), when asked for. */
+  readonly submissionPort?: number;
   stop(): Promise<void>;
   log(): Promise<string>;
 };
@@ -284,6 +335,12 @@ export type StartPostfixOptions = {
   dovecot: DovecotServer;
   /** Domains delivered to Dovecot over LMTP (the local part is the Dovecot user). Default `example.test`. */
   domains?: string[];
+  /**
+   * A submission listener on another loopback port: clients must authenticate through Dovecot's SASL
+   * (the mechanisms Dovecot offers, e.g. XOAUTH2 and OAUTHBEARER with its oauth2 passdb); needs the
+   * Dovecot started with `sasl: true`.
+   */
+  submission?: boolean;
 };
 
 export async function startPostfix(options: StartPostfixOptions): Promise<PostfixServer> {
@@ -293,6 +350,9 @@ export async function startPostfix(options: StartPostfixOptions): Promise<Postfi
   const dir = await makeTempRoot('fte-postfix-');
   const pf = join(dir, 'pf');
   const smtpPort = await freePort();
+  const submissionPort = options.submission ? await freePort() : undefined;
+  if (options.submission && !options.dovecot.saslPort)
+    throw new Error('submission needs startDovecot({ sasl: true })');
   await mkdir(join(pf, 'spool'), { recursive: true });
   await mkdir(join(pf, 'data'), { recursive: true });
   const { uid, gid } = await systemIds('postfix');
@@ -327,10 +387,23 @@ maximal_backoff_time = 2s
 `;
   await writeFile(join(pf, 'main.cf'), main);
   await copyFile('/etc/postfix/master.cf', join(pf, 'master.cf'));
-  await writeFile(
-    join(pf, 'master.cf'),
-    privateMasterCf(await readFile(join(pf, 'master.cf'), 'utf8'), smtpPort),
-  );
+  let masterCf = privateMasterCf(await readFile(join(pf, 'master.cf'), 'utf8'), smtpPort);
+  if (submissionPort) {
+    masterCf += [
+      '',
+      `127.0.0.1:${submissionPort}\tinet\tn\t-\tn\t-\t-\tsmtpd`,
+      '  -o syslog_name=postfix/submission',
+      '  -o smtpd_sasl_auth_enable=yes',
+      '  -o smtpd_sasl_type=dovecot',
+      `  -o smtpd_sasl_path=inet:127.0.0.1:${options.dovecot.saslPort}`,
+      '  -o smtpd_sasl_security_options=noanonymous',
+      '  -o smtpd_tls_security_level=none',
+      '  -o smtpd_client_restrictions=permit_sasl_authenticated,reject',
+      '  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject',
+      '',
+    ].join('\n');
+  }
+  await writeFile(join(pf, 'master.cf'), masterCf);
   await copyFile('/etc/postfix/postfix-files', join(pf, 'postfix-files')).catch(() => undefined);
 
   const run = async (...args: string[]) => {
@@ -347,6 +420,7 @@ maximal_backoff_time = 2s
   await run('start');
   try {
     await waitForPort(smtpPort, true, 15_000, 'postfix start');
+    if (submissionPort) await waitForPort(submissionPort, true, 15_000, 'postfix start (submission)');
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${await tail(join(pf, 'maillog'))}`);
   }
@@ -355,6 +429,7 @@ maximal_backoff_time = 2s
   return {
     dir,
     smtpPort,
+    submissionPort,
     async stop() {
       let pid: number | undefined;
       try {
@@ -373,6 +448,7 @@ maximal_backoff_time = 2s
         if (alive(pid)) process.kill(pid, 'SIGKILL');
       }
       await waitForPort(smtpPort, false, 10_000, 'postfix stop');
+      if (submissionPort) await waitForPort(submissionPort, false, 10_000, 'postfix stop (submission)');
       await rm(dir, { recursive: true, force: true });
     },
     log: () => tail(join(pf, 'maillog'), 200),

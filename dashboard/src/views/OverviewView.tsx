@@ -31,6 +31,7 @@ const CRITICAL: ReadonlySet<AlertKind> = new Set([
   'history_rewritten',
   'uncertain',
   'failed',
+  'mail_login',
 ]);
 
 function AlertList({ alerts }: { alerts: Alert[] }) {
