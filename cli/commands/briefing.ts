@@ -17,10 +17,14 @@ export async function run(opts: BriefingCliOptions, env: NodeJS.ProcessEnv = pro
   const root = resolveVault(opts.vault);
   const briefing = await makeBriefing({ root, env, week: opts.week, agent: opts.agent });
   if (briefing.narrative.fallback) {
-    process.stderr.write(`fte briefing: Claude failed, template narrative used: ${briefing.narrative.fallback}\n`);
+    process.stderr.write(
+      `fte briefing: Claude failed, template narrative used: ${briefing.narrative.fallback}\n`,
+    );
   }
   if (briefing.data.odoo.status !== 'ok') {
-    process.stderr.write(`fte briefing: Odoo ${briefing.data.odoo.status}: ${briefing.data.odoo.reason ?? ''}\n`);
+    process.stderr.write(
+      `fte briefing: Odoo ${briefing.data.odoo.status}: ${briefing.data.odoo.reason ?? ''}\n`,
+    );
   }
   if (opts.print) {
     process.stdout.write(briefing.content);
@@ -36,7 +40,11 @@ export async function run(opts: BriefingCliOptions, env: NodeJS.ProcessEnv = pro
         action_type: 'briefing_written',
         actor: opts.agent,
         target: briefing.path,
-        parameters: { week: briefing.data.week, odoo: briefing.data.odoo.status, narrative: briefing.narrative.by },
+        parameters: {
+          week: briefing.data.week,
+          odoo: briefing.data.odoo.status,
+          narrative: briefing.narrative.by,
+        },
         result: 'ok',
       },
     ],

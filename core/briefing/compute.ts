@@ -232,7 +232,10 @@ export function briefingData(input: BriefingInput): BriefingData {
   }
   for (const s of subscriptions) {
     if (s.flags.length > 0) {
-      suggestions.push({ rule: 'subscription_flagged', text: `Review the ${s.name} subscription: ${s.flags.join('; ')}.` });
+      suggestions.push({
+        rule: 'subscription_flagged',
+        text: `Review the ${s.name} subscription: ${s.flags.join('; ')}.`,
+      });
     }
   }
   if (errors.length > 0) {
@@ -246,13 +249,20 @@ export function briefingData(input: BriefingInput): BriefingData {
     week: range.week,
     range,
     currency: targets.currency,
-    odoo: input.odoo.status === 'ok' ? { status: 'ok' } : { status: input.odoo.status, reason: input.odoo.reason },
+    odoo:
+      input.odoo.status === 'ok'
+        ? { status: 'ok' }
+        : { status: input.odoo.status, reason: input.odoo.reason },
     revenue,
     completed: { total: tasks.length, byDomain, tasks },
     bottlenecks: { pending, expired, errors },
     costs: {
       vendorBillsWeek: odooOk
-        ? sum(bills.filter((m) => inDays(m.invoice_date, range.startDay, range.endDay)).map((m) => m.amount_total))
+        ? sum(
+            bills
+              .filter((m) => inDays(m.invoice_date, range.startDay, range.endDay))
+              .map((m) => m.amount_total),
+          )
         : null,
       vendorBillsMonth: odooOk ? sum(billsMonth.map((m) => m.amount_total)) : null,
       subscriptions,

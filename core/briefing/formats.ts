@@ -29,7 +29,10 @@ const amount = z.number({ error: 'must be a number' }).finite().nonnegative('mus
 export const Goals = z.looseObject({
   monthly_revenue_target: amount.optional(),
   weekly_revenue_target: amount.optional(),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code such as EUR').optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code such as EUR')
+    .optional(),
   approval_wait_hours: z.number().int().positive().max(10_000).optional(),
 });
 export type Goals = z.infer<typeof Goals>;

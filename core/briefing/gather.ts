@@ -55,7 +55,8 @@ export async function readVaultInputs(root: string, range: WeekRange): Promise<V
     if (e.phase === 'Done' && task?.phase === 'Done') {
       const at = str(data.executed_at) ?? str(data.done) ?? str(data.completed_at) ?? str(data.completed);
       const known = done.get(e.id);
-      if (!known || (!known.at && at)) done.set(e.id, { id: e.id, domain, at: at ?? known?.at, title: task.title });
+      if (!known || (!known.at && at))
+        done.set(e.id, { id: e.id, domain, at: at ?? known?.at, title: task.title });
     } else if (e.phase === 'PendingApproval' && e.role === 'approval') {
       pending.push({ id: e.id, domain, action: str(data.action), created: str(data.created) });
     } else if (
@@ -89,7 +90,15 @@ export async function readVaultInputs(root: string, range: WeekRange): Promise<V
       });
     }
   }
-  return { targets, subscriptions, done: [...done.values()], pending, expired, errors: [...errors.values()], llmCalls };
+  return {
+    targets,
+    subscriptions,
+    done: [...done.values()],
+    pending,
+    expired,
+    errors: [...errors.values()],
+    llmCalls,
+  };
 }
 
 const m2oName = (v: unknown) => (Array.isArray(v) && typeof v[1] === 'string' ? v[1] : '');
@@ -100,7 +109,7 @@ const dateOrNull = (v: unknown) => (typeof v === 'string' ? v : null);
  * is earlier) to the week's Sunday, and payments of that span: search_read only.
  */
 export async function readOdoo(client: OdooClient, range: WeekRange): Promise<OdooData> {
-  const from = range.monthStartDay < range.startDay ? range.monthStartDay : range.startDay;
+  const [from] = [range.monthStartDay, range.startDay].sort() as [string, string];
   const to = range.endDay;
   const moves = await client.searchRead(
     'account.move',

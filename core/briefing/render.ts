@@ -1,5 +1,5 @@
-import { FOLDERS } from '../layout.js';
 import { stringifyMarkdown } from '../frontmatter.js';
+import { FOLDERS } from '../layout.js';
 import type { BriefingData } from './compute.js';
 
 /** `Briefings/<Monday after the week>_Monday_Briefing.md` */
@@ -20,7 +20,9 @@ export function templateNarrative(d: BriefingData): string {
     parts.push(`Revenue is not available this week (Odoo ${d.odoo.status}).`);
   } else {
     const target =
-      d.revenue.weeklyTarget === null ? '' : ` against a weekly target of ${money(d.revenue.weeklyTarget, c)}`;
+      d.revenue.weeklyTarget === null
+        ? ''
+        : ` against a weekly target of ${money(d.revenue.weeklyTarget, c)}`;
     parts.push(
       `In week ${d.week} the business invoiced ${money(d.revenue.week, c)}${target}, and ${money(d.revenue.month, c)} month to date.`,
     );
@@ -38,7 +40,11 @@ export function templateNarrative(d: BriefingData): string {
 }
 
 /** The frontmatter: every number is the computed one. */
-export function briefingFrontmatter(d: BriefingData, created: Date, narrativeBy: string): Record<string, unknown> {
+export function briefingFrontmatter(
+  d: BriefingData,
+  created: Date,
+  narrativeBy: string,
+): Record<string, unknown> {
   return {
     type: 'briefing',
     title: `Monday Briefing ${d.range.briefingDay} (week ${d.week})`,
@@ -86,7 +92,10 @@ export function renderBriefing(
 
   out.push('## Revenue', '');
   if (d.odoo.status !== 'ok') {
-    out.push(`Odoo ${d.odoo.status}: ${line(d.odoo.reason ?? '')}. Revenue and costs from Odoo are left out.`, '');
+    out.push(
+      `Odoo ${d.odoo.status}: ${line(d.odoo.reason ?? '')}. Revenue and costs from Odoo are left out.`,
+      '',
+    );
   } else {
     const r = d.revenue;
     out.push(
@@ -127,7 +136,8 @@ export function renderBriefing(
       );
     }
     for (const e of b.expired) out.push(`- expired this week: ${line(e.id, 120)} (${e.domain})`);
-    for (const e of b.errors) out.push(`- in _errors: ${line(e.id, 120)}${e.error ? `: ${line(e.error)}` : ''}`);
+    for (const e of b.errors)
+      out.push(`- in _errors: ${line(e.id, 120)}${e.error ? `: ${line(e.error)}` : ''}`);
     out.push('');
   }
 
@@ -151,7 +161,10 @@ export function renderBriefing(
 
   out.push('## Model spend', '');
   const m = d.modelSpend;
-  out.push(`${m.calls} model call(s), ${m.totalUsd.toFixed(4)} USD${m.unpricedCalls ? ` (+ ${m.unpricedCalls} call(s) of unknown price)` : ''}.`, '');
+  out.push(
+    `${m.calls} model call(s), ${m.totalUsd.toFixed(4)} USD${m.unpricedCalls ? ` (+ ${m.unpricedCalls} call(s) of unknown price)` : ''}.`,
+    '',
+  );
   for (const row of m.byModel) {
     out.push(
       `- ${line(row.model, 80)}: ${row.calls} call(s), ${row.costUsd.toFixed(4)} USD${row.unpricedCalls ? `, ${row.unpricedCalls} unpriced` : ''}`,

@@ -53,7 +53,8 @@ export function assertTimeZone(tz: string): string {
 /** `2026-W10` → { year: 2026, week: 10 }; a clear usage error for anything else (or a week 53 that does not exist). */
 export function parseIsoWeek(text: string): IsoWeek {
   const m = /^(\d{4})-W(\d{2})$/.exec(text.trim());
-  if (!m) throw new InvalidWeekError(`--week must be an ISO week like 2026-W10 (got ${JSON.stringify(text)})`);
+  if (!m)
+    throw new InvalidWeekError(`--week must be an ISO week like 2026-W10 (got ${JSON.stringify(text)})`);
   const year = Number(m[1]);
   const week = Number(m[2]);
   if (week < 1 || week > weeksInYear(year)) {
@@ -116,7 +117,14 @@ function offsetMs(instant: number, tz: string): number {
     second: 'numeric',
   }).formatToParts(new Date(instant));
   const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second'),
+  );
   return asUtc - Math.floor(instant / 1000) * 1000;
 }
 

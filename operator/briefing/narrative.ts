@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import type { BriefingData } from '../../core/briefing/compute.js';
 import { templateNarrative } from '../../core/briefing/render.js';
-import { type LlmUsage, DrafterError } from '../drafters/drafter.js';
 import { DEFAULT_CLAUDE_MODEL, toDrafterError } from '../drafters/claude.js';
+import { DrafterError, type LlmUsage } from '../drafters/drafter.js';
 import { costUsd, priceOf } from '../drafters/pricing.js';
 
 export type Narrative = { text: string; by: string; usage?: LlmUsage; fallback?: string };
