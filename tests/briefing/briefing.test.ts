@@ -230,8 +230,8 @@ async function put(root: string, rel: string, text: string) {
   await writeFile(join(root, rel), text);
 }
 
-async function seedVault(root: string) {
-  await initVault(root, { agent: 'cloud' });
+async function seedVault(root: string, init = true) {
+  if (init) await initVault(root, { agent: 'cloud' });
   await put(root, 'Business_Goals.md', GOALS);
   const handbook = await readFile(join(root, 'Company_Handbook.md'), 'utf8');
   await put(root, 'Company_Handbook.md', handbook + HANDBOOK_RULES);
@@ -581,6 +581,30 @@ describe('fte briefing without or with a broken Odoo, bad input, Claude', () => 
     } finally {
       await server.close();
     }
+  });
+
+  it("the CronJob's sequence: fte init --remote, fte briefing, fte sync --once puts the briefing on the remote", async () => {
+    const root = await suiteDir();
+    const remote = join(root, 'remote.git');
+    await mkdir(remote);
+    await git(remote, 'init', '-q', '--bare', '--initial-branch=main');
+    const owner = join(root, 'owner');
+    await initVault(owner, { remote, agent: 'local' });
+    await seedVault(owner, false);
+    const env = { ...cloudEnv(), FTE_TIMEZONE: 'Europe/Berlin' };
+    expect((await runFte(['sync', '--vault', owner, '--agent', 'local', '--once'], env)).code).toBe(0);
+    const job = join(root, 'job');
+    expect((await runFte(['init', job, '--remote', remote, '--agent', 'cloud'], env)).code).toBe(0);
+    const written = await runFte(['briefing', '--vault', job, '--agent', 'cloud', '--week', '2026-W10'], env);
+    expect(written.code).toBe(0);
+    expect((await runFte(['sync', '--vault', job, '--agent', 'cloud', '--once'], env)).code).toBe(0);
+    const pushed = await git(remote, 'show', `main:${CASES[0]!.file}`);
+    expect(parseMarkdown(pushed).data).toMatchObject({
+      week: '2026-W10',
+      tasks_completed: 4,
+      odoo: 'not configured',
+    });
+    expect(await git(remote, 'log', '-1', '--format=%s', 'main')).toBe('cloud: briefing 2026-W10\n');
   });
 
   it('--week: a bad week is a usage error (exit 2) with a clear message; nothing is written', async () => {
