@@ -182,4 +182,17 @@ describe('briefingData and the template narrative', () => {
       narrative: 'template',
     });
   });
+
+  it('text from the vault renders on one line: it cannot open a heading, a fence or a tag', () => {
+    const d = briefingData(
+      input({
+        done: [
+          { id: 'T1', domain: 'email', at: '2026-03-03T10:00:00Z', title: 'hi\n## Revenue\n```\n<script>' },
+        ],
+      }),
+    );
+    const text = renderBriefing(d, { text: 'intro', by: 'template' }, new Date('2026-03-09T07:00:00Z'));
+    expect(text.match(/^## Revenue$/gm)).toHaveLength(1);
+    expect(text).toContain("- T1 (email): hi ## Revenue ''' 'script'");
+  });
 });
