@@ -1,7 +1,7 @@
 import { parseIsoWeek } from '../../core/briefing/week.js';
 import { LocalVaultPort } from '../../core/vault/local-port.js';
 import { VaultRepo } from '../../core/vault-repo.js';
-import { makeBriefing } from '../../operator/briefing/briefing.js';
+import { commitBriefing, makeBriefing } from '../../operator/briefing/briefing.js';
 import { CliError, EXIT } from '../errors.js';
 import { resolveVault } from '../vault-arg.js';
 
@@ -31,24 +31,7 @@ export async function run(opts: BriefingCliOptions, env: NodeJS.ProcessEnv = pro
     return;
   }
   const port = new LocalVaultPort(new VaultRepo({ root, agent: opts.agent }));
-  const result = await port.apply({
-    message: `${opts.agent}: briefing ${briefing.data.week}`,
-    operations: [{ op: 'write', path: briefing.path, content: briefing.content, mode: 'replace' }],
-    audit: [
-      ...briefing.audit,
-      {
-        action_type: 'briefing_written',
-        actor: opts.agent,
-        target: briefing.path,
-        parameters: {
-          week: briefing.data.week,
-          odoo: briefing.data.odoo.status,
-          narrative: briefing.narrative.by,
-        },
-        result: 'ok',
-      },
-    ],
-  });
+  const result = await commitBriefing(port, briefing);
   if (result.kind === 'conflict') throw new CliError(`briefing not written: ${result.reason}`, EXIT.offline);
   if (result.kind === 'secret') {
     throw new CliError(

@@ -62,7 +62,9 @@ export async function readVaultInputs(root: string, range: WeekRange): Promise<V
     } else if (
       e.phase === 'Rejected' &&
       e.role === 'approval' &&
-      (data.reason === 'expired' || data.status === 'expired')
+      (data.reason === 'expired' ||
+        data.status === 'expired' ||
+        /^expired\b/i.test(str(data.rejection_reason) ?? ''))
     ) {
       expired.push({ id: e.id, domain, expiredAt: str(data.expired_at) ?? str(data.rejected_at) });
     } else if (e.phase === 'Failed') {

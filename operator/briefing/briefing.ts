@@ -4,7 +4,7 @@ import { briefingPath, renderBriefing } from '../../core/briefing/render.js';
 import { assertTimeZone, previousWeek, weekRange } from '../../core/briefing/week.js';
 import { ConfigError } from '../../core/config.js';
 import { loadOdooSettings, OdooClient } from '../../core/odoo/client.js';
-import type { AuditEntry } from '../../core/vault/change.js';
+import type { AuditEntry, ChangeResult, VaultPort } from '../../core/vault/change.js';
 import { type Narrative, narrate } from './narrative.js';
 
 export type BriefingOptions = {
@@ -82,4 +82,29 @@ export async function makeBriefing(options: BriefingOptions): Promise<Briefing> 
       ]
     : [];
   return { path: briefingPath(data), content: renderBriefing(data, narrative, now), data, narrative, audit };
+}
+
+/**
+ * Commits a briefing through a vault port as one change (`<agent>: briefing <week>`), replacing the
+ * week's earlier file, with the narrative's `llm_call` record and a `briefing_written` record.
+ */
+export function commitBriefing(port: VaultPort, briefing: Briefing): Promise<ChangeResult> {
+  return port.apply({
+    message: `${port.agent}: briefing ${briefing.data.week}`,
+    operations: [{ op: 'write', path: briefing.path, content: briefing.content, mode: 'replace' }],
+    audit: [
+      ...briefing.audit,
+      {
+        action_type: 'briefing_written',
+        actor: port.agent,
+        target: briefing.path,
+        parameters: {
+          week: briefing.data.week,
+          odoo: briefing.data.odoo.status,
+          narrative: briefing.narrative.by,
+        },
+        result: 'ok',
+      },
+    ],
+  });
 }
