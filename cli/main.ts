@@ -338,6 +338,28 @@ IMAP_OAUTH_TOKEN_FILE (cloud, laptop Sent copy) and SMTP_OAUTH_TOKEN_FILE (lapto
   )
   .action(async (opts) => (await import('./commands/mail.js')).mailLogin(opts));
 
+// ---- Monday briefing (operator/briefing/, core/briefing/) ----
+program
+  .command('briefing')
+  .description('compute the Monday briefing of a week and commit Briefings/<date>_Monday_Briefing.md')
+  .addOption(vaultOption())
+  .addOption(agentOption('cloud'))
+  .option('--week <YYYY-Www>', 'ISO week, Monday to Sunday (default: the last complete week in FTE_TIMEZONE)')
+  .option('--print', 'print the briefing instead of writing and committing it')
+  .addHelpText(
+    'after',
+    `
+Numbers come from data only: revenue from posted customer invoices (out_invoice) and inbound payments in
+Odoo, targets from Business_Goals.md (monthly_revenue_target, weekly_revenue_target), tasks from Done/,
+waits from Pending_Approval/, Rejected/ (expired) and Needs_Action/_errors/, subscription rules from the
+"## Subscriptions" section of Company_Handbook.md, model spend from llm_call records in Logs/.
+Environment: FTE_TIMEZONE (IANA zone of the week, default UTC); ODOO_URL, ODOO_DB, ODOO_LOGIN,
+ODOO_API_KEY or ODOO_API_KEY_FILE (read access; without them the revenue section says "Odoo not configured");
+ANTHROPIC_API_KEY (Claude writes the intro paragraph; without it a fixed template), FTE_CLAUDE_MODEL.
+The file is committed in the vault; the next fte sync pushes it. See docs/briefing.md.`,
+  )
+  .action(async (opts) => (await import('./commands/briefing.js')).run(opts));
+
 program
   .command('demo')
   .description(

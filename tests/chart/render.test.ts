@@ -590,3 +590,98 @@ describe('charts/fte', () => {
     });
   });
 });
+
+describe('the Monday briefing CronJob (charts/fte/templates/briefing.yaml)', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: a rendered pod spec.
+  function secretsOf(pod: any, container: any): string[] {
+    const names: string[] = [];
+    for (const env of container.env ?? []) {
+      if (env.valueFrom?.secretKeyRef) names.push(`env ${env.name} <- ${env.valueFrom.secretKeyRef.name}`);
+    }
+    for (const mount of container.volumeMounts ?? []) {
+      const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+      expect(volume, `volume ${mount.name}`).toBeDefined();
+      if (volume.secret) names.push(`mount ${mount.mountPath} <- ${volume.secret.secretName}`);
+      for (const source of volume.projected?.sources ?? []) {
+        if (source.secret) names.push(`mount ${mount.mountPath} <- ${source.secret.name}`);
+      }
+    }
+    return names.sort();
+  }
+
+  it('off by default', async () => {
+    const manifests = await render({ values: [examplePath('with-odoo')] });
+    expect(manifests.filter((m) => m.kind === 'CronJob').map((m) => m.metadata.name)).toEqual(['fte-backup']);
+  });
+
+  it.each(['with-odoo', 'https-token'])(
+    '%s: clone, fte briefing, sync --once at Monday 07:00 in briefing.timeZone; git credentials only to clone and sync',
+    async (example) => {
+      const manifests = await render({
+        values: [examplePath(example)],
+        set: [...EVERYTHING, 'briefing.enabled=true', 'briefing.timeZone=Europe/Berlin'],
+      });
+      const cron = find(manifests, 'CronJob', 'fte-briefing');
+      expect(cron.spec.schedule).toBe('0 7 * * 1');
+      expect(cron.spec.timeZone).toBe('Europe/Berlin');
+      expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+      const pod = cron.spec.jobTemplate.spec.template.spec;
+      expect(pod.automountServiceAccountToken).toBe(false);
+      const [clone, briefing] = pod.initContainers;
+      const [sync] = pod.containers;
+      expect([clone.name, briefing.name, sync.name]).toEqual(['clone', 'briefing', 'sync']);
+      expect(clone.args.slice(0, 3)).toEqual(['init', '/data/vault', '--remote']);
+      expect(briefing.args).toEqual(['briefing', '--vault', '/data/vault', '--agent', 'cloud']);
+      expect(sync.args).toEqual(['sync', '--vault', '/data/vault', '--agent', 'cloud', '--once']);
+      const env = Object.fromEntries(
+        briefing.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? '(secret)']),
+      );
+      expect(env.FTE_TIMEZONE).toBe('Europe/Berlin');
+      expect(Object.keys(env).filter((n) => n.startsWith('GIT_'))).toEqual([]);
+      const gitSecret = example.includes('https')
+        ? 'env GIT_CONFIG_VALUE_0 <- fte-git-http'
+        : 'mount /etc/fte/git <- fte-git-ssh';
+      expect(secretsOf(pod, clone)).toEqual([gitSecret]);
+      expect(secretsOf(pod, sync)).toEqual([gitSecret]);
+      const odoo = example === 'with-odoo';
+      expect(secretsOf(pod, briefing)).toEqual(
+        [
+          'env ANTHROPIC_API_KEY <- fte-anthropic',
+          ...(odoo ? ['mount /etc/fte/odoo <- fte-odoo-cloud'] : []),
+        ].sort(),
+      );
+      if (odoo) {
+        expect(env).toMatchObject({
+          ODOO_URL: expect.stringMatching(/^http:\/\/fte-odoo[.:]/),
+          ODOO_DB: expect.any(String),
+          ODOO_LOGIN: expect.any(String),
+          ODOO_API_KEY_FILE: '/etc/fte/odoo/api-key',
+        });
+      } else {
+        expect(env.ODOO_URL).toBeUndefined();
+      }
+    },
+  );
+
+  it('helm lint --strict passes with the briefing on; a bad schedule is refused by the schema', async () => {
+    const lint = await helmRun([
+      'lint',
+      '--strict',
+      CHART,
+      '-f',
+      examplePath('with-odoo'),
+      '--set',
+      'briefing.enabled=true',
+      '--set',
+      'briefing.timeZone=America/New_York',
+    ]);
+    expect(`${lint.stdout}${lint.stderr}`).toContain('0 chart(s) failed');
+    const bad = await helmRun([
+      ...templateArgs({ values: [examplePath('with-odoo')] }),
+      '--set',
+      'briefing.schedule=weekly',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/briefing\/schedule/);
+  });
+});
