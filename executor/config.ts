@@ -166,10 +166,22 @@ function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 }
 
-/** The handbook's rate, read through VaultFiles (never through a link); undefined when absent or unsafe. */
-export async function handbookRate(vaultRoot: string): Promise<number | undefined> {
+/** "At most 2 payments per hour" in Company_Handbook.md: may only lower the laptop's own payment limit. */
+export function paymentRateFromHandbook(text: string): number | undefined {
+  const match = /at most\s+(\d+)\s+payments?\s+(?:per|an|each|every)\s+hour/i.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The handbook's text, read through VaultFiles (never through a link); undefined when absent or unsafe. */
+async function handbookText(vaultRoot: string): Promise<string | undefined> {
   const read = await new VaultFiles(vaultRoot).readText(HANDBOOK_FILE, 1024 * 1024);
-  return read.kind === 'ok' ? rateFromHandbook(read.text) : undefined;
+  return read.kind === 'ok' ? read.text : undefined;
+}
+
+/** The handbook's email rate; undefined when absent or unsafe. */
+export async function handbookRate(vaultRoot: string): Promise<number | undefined> {
+  const text = await handbookText(vaultRoot);
+  return text === undefined ? undefined : rateFromHandbook(text);
 }
 
 /**
@@ -203,7 +215,8 @@ export async function loadExecutorConfig(
     emailsPerHour = DEFAULT_EMAILS_PER_HOUR;
     sources.send_email = 'default';
   }
-  const handbook = vaultRoot ? await handbookRate(vaultRoot) : undefined;
+  const handbookDoc = vaultRoot ? await handbookText(vaultRoot) : undefined;
+  const handbook = handbookDoc === undefined ? undefined : rateFromHandbook(handbookDoc);
   if (handbook !== undefined && handbook < emailsPerHour) {
     emailsPerHour = handbook;
     sources.send_email = `${HANDBOOK_FILE} (stricter than the local setting)`;
@@ -217,6 +230,12 @@ export async function loadExecutorConfig(
   } else {
     sources.register_payment =
       file.rate_per_hour?.register_payment !== undefined ? localConfigPath(env) : 'default';
+  }
+  const handbookPayments = handbookDoc === undefined ? undefined : paymentRateFromHandbook(handbookDoc);
+  const localPayments = ratesPerHour.register_payment ?? DEFAULT_PAYMENTS_PER_HOUR;
+  if (handbookPayments !== undefined && handbookPayments < localPayments) {
+    ratesPerHour.register_payment = handbookPayments;
+    sources.register_payment = `${HANDBOOK_FILE} (stricter than the local setting)`;
   }
   const paymentCeiling = e.FTE_PAYMENT_CEILING ?? file.payment_ceiling ?? DEFAULT_PAYMENT_CEILING;
   sources.payment_ceiling =

@@ -214,15 +214,15 @@ export class Ledger {
     return count;
   }
 
-  /** True when a side effect of `action` for `counterparty` is recorded as done (`sent`) in these records. */
+  /**
+   * True when a side effect of `action` for `counterparty` is recorded as done in these records: its key's
+   * state is `sent` (an outcome, or the owner's `fte resolve --sent` on an Uncertain one).
+   */
   static doneFor(records: LedgerRecord[], action: string, counterparty: string): boolean {
-    return records.some(
-      (r) =>
-        r.action === action &&
-        r.counterparty === counterparty &&
-        r.kind === 'outcome' &&
-        r.outcome === 'sent',
+    const keys = new Set(
+      records.filter((r) => r.action === action && r.counterparty === counterparty).map((r) => r.key),
     );
+    return [...keys].some((key) => stateOf(records.filter((r) => r.key === key)).state === 'sent');
   }
 
   /**

@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../core/audit.js';
 import { approvalContentHash, approvalParameters } from '../../core/codec.js';
+import { ConfigError } from '../../core/config.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
+import { HANDBOOK_FILE } from '../../core/layout.js';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
 import { actionRegistry } from '../../executor/actions/index.js';
 import { NEW_PAYEE } from '../../executor/actions/register-payment.js';
-import { approveTask, type DecisionContext, DecisionError } from '../../executor/decisions.js';
+import { loadExecutorConfig, ratePerHour } from '../../executor/config.js';
+import { approveTask, type DecisionContext, DecisionError, resolveTask } from '../../executor/decisions.js';
 import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import {
   auditRecords,
@@ -23,6 +26,7 @@ import {
   onCleanup,
   runCli,
   smtpEnv,
+  tempDir,
   testKey,
   type World,
   world,
@@ -475,7 +479,8 @@ describe('register_payment (JSON-2)', () => {
     const bill = await postedBill(server, partner, 250);
     await cloudApproval(w.cloud, 'PAY_U', 'register_payment', paymentParameters(bill, partner, 250));
     await pull(w);
-    await approveAll(w, server, ['PAY_U']);
+    const [first] = await approveAll(w, server, ['PAY_U']);
+    expect(first!.effect).toContainEqual(['warning', NEW_PAYEE]);
     server.inject({ kind: 'hang', method: 'action_create_payments' });
     const cfg = laptopConfig(server, { timeoutMs: 1_000, readRetries: 0 });
     const report = await executive(w, key, undefined, { config: cfg }).pass();
@@ -487,6 +492,22 @@ describe('register_payment (JSON-2)', () => {
     for (let i = 0; i < 3; i++) await executive(w, key, undefined, { config: cfg }).pass();
     expect(calls(server, 'action_create_payments')).toBe(1);
     expect(await payments(server)).toEqual([]);
+
+    // The owner says it did go out (fte resolve --sent): from then on the partner is not a new payee.
+    const ledger = await localLedger(w);
+    const ctx = {
+      root: w.local.dir,
+      agent: 'local',
+      owner: 'owner',
+      audit: new AuditLog(w.local.dir),
+      clock: () => new Date(),
+    };
+    await resolveTask(ctx, ledger, 'PAY_U', 'sent');
+    const bill2 = await postedBill(server, partner, 50);
+    await cloudApproval(w.cloud, 'PAY_V', 'register_payment', paymentParameters(bill2, partner, 50));
+    await pull(w);
+    const [second] = await approveAll(w, server, ['PAY_V']);
+    expect(second!.effect.map(([, v]) => v)).not.toContain(NEW_PAYEE);
   });
 
   it('a bill owing less than the approved amount fails without paying', async () => {
@@ -508,5 +529,91 @@ describe('register_payment (JSON-2)', () => {
       },
     ]);
     expect(calls(server, 'action_create_payments')).toBe(0);
+  });
+});
+
+describe("the laptop's Odoo settings and payment limits", () => {
+  const base = (dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    FTE_EXECUTOR_CONFIG: join(dir, 'executor.json'),
+    ...extra,
+  });
+  const odooVars = {
+    ODOO_URL: 'http://127.0.0.1:8069/',
+    ODOO_DB: 'odoo',
+    ODOO_LOGIN: 'laptop',
+  };
+
+  it('the posting key is ODOO_POST_API_KEY (or _FILE); the cloud variable ODOO_API_KEY is never used', async () => {
+    const dir = await tempDir();
+    const cfg = await loadExecutorConfig(
+      base(dir, { ...odooVars, ODOO_POST_API_KEY: 'post-key-1234', ODOO_API_KEY: 'draft-key-5678' }),
+    );
+    expect(cfg.odoo).toMatchObject({
+      url: 'http://127.0.0.1:8069',
+      database: 'odoo',
+      login: 'laptop',
+      apiKey: 'post-key-1234',
+    });
+    await writeFile(join(dir, 'post.key'), 'file-key-9999\n');
+    const fromFile = await loadExecutorConfig(
+      base(dir, { ...odooVars, ODOO_POST_API_KEY_FILE: join(dir, 'post.key'), ODOO_API_KEY: 'draft' }),
+    );
+    expect(fromFile.odoo?.apiKey).toBe('file-key-9999');
+    // Only the cloud's key: the laptop has no posting key, a configuration error naming the laptop's variable.
+    await expect(
+      loadExecutorConfig(base(dir, { ...odooVars, ODOO_API_KEY: 'draft-key-5678' })),
+    ).rejects.toThrow(/ODOO_POST_API_KEY or ODOO_POST_API_KEY_FILE: set one/);
+    await expect(
+      loadExecutorConfig(
+        base(dir, {
+          ...odooVars,
+          ODOO_POST_API_KEY: 'a-key-1',
+          ODOO_POST_API_KEY_FILE: join(dir, 'post.key'),
+        }),
+      ),
+    ).rejects.toThrow(/ODOO_POST_API_KEY and ODOO_POST_API_KEY_FILE are both set/);
+    await expect(loadExecutorConfig(base(dir, { ODOO_POST_API_KEY: 'a-key-1' }))).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+    expect((await loadExecutorConfig(base(dir))).odoo).toBeUndefined();
+  });
+
+  it('3 payments an hour and a 1000 ceiling by default; the environment, then executor.json; the handbook only lowers', async () => {
+    const dir = await tempDir();
+    const defaults = await loadExecutorConfig(base(dir));
+    expect(ratePerHour(defaults, 'register_payment')).toBe(3);
+    expect(defaults.paymentCeiling).toBe(1000);
+
+    await writeFile(
+      join(dir, 'executor.json'),
+      JSON.stringify({ rate_per_hour: { register_payment: 2 }, payment_ceiling: 400 }),
+    );
+    const file = await loadExecutorConfig(base(dir));
+    expect(ratePerHour(file, 'register_payment')).toBe(2);
+    expect(file.paymentCeiling).toBe(400);
+    const env = await loadExecutorConfig(
+      base(dir, { FTE_PAYMENTS_PER_HOUR: '5', FTE_PAYMENT_CEILING: '250' }),
+    );
+    expect(ratePerHour(env, 'register_payment')).toBe(5);
+    expect(env.paymentCeiling).toBe(250);
+    await expect(loadExecutorConfig(base(dir, { FTE_PAYMENT_CEILING: 'lots' }))).rejects.toThrow(
+      /FTE_PAYMENT_CEILING/,
+    );
+
+    const vault = await tempDir();
+    await writeFile(join(vault, HANDBOOK_FILE), '## Limits\n- At most 1 payment per hour.\n');
+    expect(
+      ratePerHour(
+        await loadExecutorConfig(base(dir, { FTE_PAYMENTS_PER_HOUR: '5' }), vault),
+        'register_payment',
+      ),
+    ).toBe(1);
+    await writeFile(join(vault, HANDBOOK_FILE), '## Limits\n- At most 9 payments per hour.\n');
+    expect(
+      ratePerHour(
+        await loadExecutorConfig(base(dir, { FTE_PAYMENTS_PER_HOUR: '5' }), vault),
+        'register_payment',
+      ),
+    ).toBe(5);
   });
 });
