@@ -367,7 +367,12 @@ describe('post_invoice through the CLI', () => {
   });
 });
 
-describe('register_payment (JSON-2)', () => {
+describe.each([
+  { protocol: 'json2', version: '19.0' },
+  { protocol: 'jsonrpc', version: '17.0' },
+] as const)('register_payment over $protocol (Odoo $version)', ({ protocol, version }) => {
+  const pcli = (w: World, server: OdooTestServer, args: string[], extra: Record<string, string> = {}) =>
+    cli(w, server, args, { ODOO_PROTOCOL: protocol, ...extra });
   async function vendor(server: OdooTestServer, name = 'Hosting Ltd'): Promise<number> {
     return (await admin(server)).create('res.partner', { name });
   }
@@ -384,13 +389,13 @@ describe('register_payment (JSON-2)', () => {
 
   it('above the ceiling: refused at approve time, and again at execution under a lower ceiling', async () => {
     const w = await world();
-    const server = await odooServer('19.0');
+    const server = await odooServer(version);
     const key = await testKey(w.keyFile);
     const partner = await vendor(server);
     const big = await postedBill(server, partner, 800);
     await cloudApproval(w.cloud, 'PAY_BIG', 'register_payment', paymentParameters(big, partner, 800));
     await pull(w);
-    const refused = await cli(w, server, ['approve', 'PAY_BIG'], { FTE_PAYMENT_CEILING: '500' });
+    const refused = await pcli(w, server, ['approve', 'PAY_BIG'], { FTE_PAYMENT_CEILING: '500' });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/800\.00 EUR is above this machine's per-payment ceiling of 500\.00 EUR/);
     expect(existsSync(join(w.local.dir, 'Pending_Approval/accounting/PAY_BIG.md'))).toBe(true);
@@ -398,7 +403,9 @@ describe('register_payment (JSON-2)', () => {
 
     // Signed where the ceiling was 1000; this machine's ceiling is now 500: refused, nothing paid.
     await approveAll(w, server, ['PAY_BIG'], 1000);
-    const report = await executive(w, key, undefined, { config: laptopConfig(server, {}, 500) }).pass();
+    const report = await executive(w, key, undefined, {
+      config: laptopConfig(server, { protocol }, 500),
+    }).pass();
     expect(report.refused.map((r) => r.id)).toEqual(['PAY_BIG']);
     expect(calls(server, 'action_create_payments')).toBe(0);
     expect(await payments(server)).toEqual([]);
@@ -406,7 +413,7 @@ describe('register_payment (JSON-2)', () => {
 
   it('4 payments in an hour: 3 are made, the 4th waits with the rate-limit reason', async () => {
     const w = await world();
-    const server = await odooServer('19.0');
+    const server = await odooServer(version);
     const key = await testKey(w.keyFile);
     const partner = await vendor(server);
     const ids = ['PAY_1', 'PAY_2', 'PAY_3', 'PAY_4'];
@@ -423,7 +430,7 @@ describe('register_payment (JSON-2)', () => {
     await pull(w);
     await approveAll(w, server, ids);
     let now = new Date();
-    const ex = executive(w, key, undefined, { config: laptopConfig(server), clock: () => now });
+    const ex = executive(w, key, undefined, { config: laptopConfig(server, { protocol }), clock: () => now });
     const first = await ex.pass();
     expect(first.sent.map((s) => s.id)).toEqual(['PAY_1', 'PAY_2', 'PAY_3']);
     expect(first.sent[0]!.messageId).toBe('PBNK1/2026/00001');
@@ -439,7 +446,7 @@ describe('register_payment (JSON-2)', () => {
 
   it('a new payee is flagged in fte approve for the first payment to a partner, not for the second', async () => {
     const w = await world();
-    const server = await odooServer('19.0');
+    const server = await odooServer(version);
     await testKey(w.keyFile);
     const partner = await vendor(server);
     const bill1 = await postedBill(server, partner, 200);
@@ -452,28 +459,28 @@ describe('register_payment (JSON-2)', () => {
       paymentParameters(bill1, partner, 200, { new_payee: false }),
     );
     await pull(w);
-    const first = await cli(w, server, ['approve', 'PAY_A']);
+    const first = await pcli(w, server, ['approve', 'PAY_A']);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain(NEW_PAYEE);
     expect(first.stdout).toMatch(/amount\s+200\.00 EUR/);
     expect(first.stdout).toMatch(/payee\s+Hosting Ltd \(res\.partner \d+\)/);
     expect(first.stdout).toMatch(/the cloud said new_payee: false; this machine's own record says new/);
-    const run = await cli(w, server, ['executor', '--once']);
+    const run = await pcli(w, server, ['executor', '--once']);
     expect(run.stdout).toMatch(/sent PAY_A PBNK1\/2026\/00001/);
 
     await cloudApproval(w.cloud, 'PAY_B', 'register_payment', paymentParameters(bill2, partner, 300));
-    await cli(w, server, ['executor', '--once']);
-    const second = await cli(w, server, ['approve', 'PAY_B']);
+    await pcli(w, server, ['executor', '--once']);
+    const second = await pcli(w, server, ['approve', 'PAY_B']);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toContain('NEW PAYEE');
     expect(second.stdout).toMatch(/amount\s+300\.00 EUR/);
-    await cli(w, server, ['executor', '--once']);
+    await pcli(w, server, ['executor', '--once']);
     expect((await payments(server)).map((p) => p.amount)).toEqual([200, 300]);
   });
 
   it('an uncertain payment (Odoo never answers action_create_payments) is never repeated by later passes', async () => {
     const w = await world();
-    const server = await odooServer('19.0');
+    const server = await odooServer(version);
     const key = await testKey(w.keyFile);
     const partner = await vendor(server);
     const bill = await postedBill(server, partner, 250);
@@ -482,7 +489,7 @@ describe('register_payment (JSON-2)', () => {
     const [first] = await approveAll(w, server, ['PAY_U']);
     expect(first!.effect).toContainEqual(['warning', NEW_PAYEE]);
     server.inject({ kind: 'hang', method: 'action_create_payments' });
-    const cfg = laptopConfig(server, { timeoutMs: 1_000, readRetries: 0 });
+    const cfg = laptopConfig(server, { protocol, timeoutMs: 1_000, readRetries: 0 });
     const report = await executive(w, key, undefined, { config: cfg }).pass();
     expect(report.uncertain.map((u) => u.id)).toEqual(['PAY_U']);
     expect(report.uncertain[0]!.reason).toMatch(/may have happened/);
@@ -512,14 +519,14 @@ describe('register_payment (JSON-2)', () => {
 
   it('a bill owing less than the approved amount fails without paying', async () => {
     const w = await world();
-    const server = await odooServer('19.0');
+    const server = await odooServer(version);
     const key = await testKey(w.keyFile);
     const partner = await vendor(server);
     const bill = await postedBill(server, partner, 90);
     await cloudApproval(w.cloud, 'PAY_L', 'register_payment', paymentParameters(bill, partner, 120));
     await pull(w);
     await approveAll(w, server, ['PAY_L']);
-    const report = await executive(w, key, undefined, { config: laptopConfig(server) }).pass();
+    const report = await executive(w, key, undefined, { config: laptopConfig(server, { protocol }) }).pass();
     expect(report.failed).toEqual([
       {
         id: 'PAY_L',
