@@ -7,8 +7,10 @@ import { parseAddress } from '../core/address.js';
 import { ConfigError, parseEnv } from '../core/config.js';
 import { isErrno } from '../core/fsutil.js';
 import { HANDBOOK_FILE } from '../core/layout.js';
+import type { OdooSettings } from '../core/odoo/settings.js';
 import { ACTIONS } from '../core/schemas.js';
 import { VaultFiles } from '../core/vault/safe-fs.js';
+import { loadLaptopOdooSettings } from './odoo-config.js';
 
 /**
  * The executor's configuration, validated by zod. Everything that limits what the laptop does (the hourly
@@ -41,6 +43,10 @@ const Env = z.object({
     })
     .optional(),
   FTE_EMAIL_RATE_PER_HOUR: z.coerce.number().int().min(0).optional(),
+  /** register_payment side effects per hour (default 3). */
+  FTE_PAYMENTS_PER_HOUR: z.coerce.number().int().min(0).optional(),
+  /** The largest amount one register_payment may pay (default 1000, in the bill's currency). */
+  FTE_PAYMENT_CEILING: z.coerce.number().min(0).optional(),
   DRY_RUN: booleanish.optional(),
   FTE_OWNER: z.string().trim().min(1).optional(),
   /** Comma-separated; set but empty (`,`) allows nothing. */
@@ -66,6 +72,8 @@ const LocalFile = z.strictObject({
   rate_per_hour: z.partialRecord(z.enum(ACTIONS), z.number().int().min(0)).optional(),
   /** Actions this machine may carry out; default: every action it has an executor for. */
   allowed_actions: z.array(z.enum(ACTIONS)).optional(),
+  /** The largest amount one register_payment may pay (FTE_PAYMENT_CEILING wins when set). */
+  payment_ceiling: z.number().min(0).optional(),
   owner: z.string().trim().min(1).optional(),
 });
 type LocalFile = z.infer<typeof LocalFile>;
@@ -128,14 +136,24 @@ export type ExecutorConfig = {
   allowedActions?: string[];
   /** Where each limit came from, for the start-up log line. */
   limitSources?: Record<string, string>;
+  /** The laptop's Odoo (the posting key): undefined when ODOO_URL is not set; post_invoice and register_payment wait. */
+  odoo?: OdooSettings;
+  /** The largest amount one register_payment may pay; default DEFAULT_PAYMENT_CEILING. */
+  paymentCeiling?: number;
 };
+
+export const DEFAULT_PAYMENTS_PER_HOUR = 3;
+export const DEFAULT_PAYMENT_CEILING = 1000;
 
 export const DEFAULT_RATE_PER_HOUR = 10;
 
 /** The hourly limit of an action under a config. */
 export function ratePerHour(config: ExecutorConfig, action: string): number {
   if (action === 'send_email') return config.emailsPerHour;
-  return config.ratesPerHour?.[action] ?? DEFAULT_RATE_PER_HOUR;
+  return (
+    config.ratesPerHour?.[action] ??
+    (action === 'register_payment' ? DEFAULT_PAYMENTS_PER_HOUR : DEFAULT_RATE_PER_HOUR)
+  );
 }
 
 export const DEFAULT_EMAILS_PER_HOUR = 10;
@@ -150,10 +168,22 @@ function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 }
 
-/** The handbook's rate, read through VaultFiles (never through a link); undefined when absent or unsafe. */
-export async function handbookRate(vaultRoot: string): Promise<number | undefined> {
+/** "At most 2 payments per hour" in Company_Handbook.md: may only lower the laptop's own payment limit. */
+export function paymentRateFromHandbook(text: string): number | undefined {
+  const match = /at most\s+(\d+)\s+payments?\s+(?:per|an|each|every)\s+hour/i.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The handbook's text, read through VaultFiles (never through a link); undefined when absent or unsafe. */
+async function handbookText(vaultRoot: string): Promise<string | undefined> {
   const read = await new VaultFiles(vaultRoot).readText(HANDBOOK_FILE, 1024 * 1024);
-  return read.kind === 'ok' ? rateFromHandbook(read.text) : undefined;
+  return read.kind === 'ok' ? read.text : undefined;
+}
+
+/** The handbook's email rate; undefined when absent or unsafe. */
+export async function handbookRate(vaultRoot: string): Promise<number | undefined> {
+  const text = await handbookText(vaultRoot);
+  return text === undefined ? undefined : rateFromHandbook(text);
 }
 
 /**
@@ -190,7 +220,8 @@ export async function loadExecutorConfig(
     emailsPerHour = DEFAULT_EMAILS_PER_HOUR;
     sources.send_email = 'default';
   }
-  const handbook = vaultRoot ? await handbookRate(vaultRoot) : undefined;
+  const handbookDoc = vaultRoot ? await handbookText(vaultRoot) : undefined;
+  const handbook = handbookDoc === undefined ? undefined : rateFromHandbook(handbookDoc);
   if (handbook !== undefined && handbook < emailsPerHour) {
     emailsPerHour = handbook;
     sources.send_email = `${HANDBOOK_FILE} (stricter than the local setting)`;
@@ -198,6 +229,26 @@ export async function loadExecutorConfig(
   const allowedActions: string[] | undefined = e.FTE_ALLOWED_ACTIONS ?? file.allowed_actions;
   const ratesPerHour: Partial<Record<string, number>> = { ...file.rate_per_hour };
   delete ratesPerHour.send_email;
+  if (e.FTE_PAYMENTS_PER_HOUR !== undefined) {
+    ratesPerHour.register_payment = e.FTE_PAYMENTS_PER_HOUR;
+    sources.register_payment = 'FTE_PAYMENTS_PER_HOUR';
+  } else {
+    sources.register_payment =
+      file.rate_per_hour?.register_payment !== undefined ? localConfigPath(env) : 'default';
+  }
+  const handbookPayments = handbookDoc === undefined ? undefined : paymentRateFromHandbook(handbookDoc);
+  const localPayments = ratesPerHour.register_payment ?? DEFAULT_PAYMENTS_PER_HOUR;
+  if (handbookPayments !== undefined && handbookPayments < localPayments) {
+    ratesPerHour.register_payment = handbookPayments;
+    sources.register_payment = `${HANDBOOK_FILE} (stricter than the local setting)`;
+  }
+  const paymentCeiling = e.FTE_PAYMENT_CEILING ?? file.payment_ceiling ?? DEFAULT_PAYMENT_CEILING;
+  sources.payment_ceiling =
+    e.FTE_PAYMENT_CEILING !== undefined
+      ? 'FTE_PAYMENT_CEILING'
+      : file.payment_ceiling !== undefined
+        ? localConfigPath(env)
+        : 'default';
   return {
     smtp: e.SMTP_HOST
       ? {
@@ -220,5 +271,7 @@ export async function loadExecutorConfig(
     ratesPerHour,
     allowedActions,
     limitSources: sources,
+    odoo: loadLaptopOdooSettings(env),
+    paymentCeiling,
   };
 }

@@ -117,6 +117,9 @@ export class Executive {
         transport: o.transport,
         sentCopy: o.sentCopy,
         log: o.log,
+        odoo: o.config.odoo,
+        paymentCeiling: o.config.paymentCeiling,
+        ledger: () => this.opened?.ledger,
       });
   }
 

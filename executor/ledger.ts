@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -43,6 +43,8 @@ export const LedgerRecord = z.object({
   kind: z.enum(LEDGER_KINDS),
   outcome: z.enum(OUTCOMES).optional(),
   message_id: z.string().optional(),
+  /** Who the side effect was for (`res.partner/7`), when the action names one (Prepared.counterparty). */
+  counterparty: z.string().optional(),
   detail: z.string().optional(),
 });
 export type LedgerRecord = z.infer<typeof LedgerRecord>;
@@ -210,6 +212,36 @@ export class Ledger {
       }
     }
     return count;
+  }
+
+  /**
+   * True when a side effect of `action` for `counterparty` is recorded as done in these records: its key's
+   * state is `sent` (an outcome, or the owner's `fte resolve --sent` on an Uncertain one).
+   */
+  static doneFor(records: LedgerRecord[], action: string, counterparty: string): boolean {
+    const keys = new Set(
+      records.filter((r) => r.action === action && r.counterparty === counterparty).map((r) => r.key),
+    );
+    return [...keys].some((key) => stateOf(records.filter((r) => r.key === key)).state === 'sent');
+  }
+
+  /**
+   * Every readable record, read synchronously (for an executor's `prepare`, which is synchronous): the
+   * same parsing as `records()`, no cache. An absent ledger has no records.
+   */
+  recordsSync(): LedgerRecord[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return [];
+      throw error;
+    }
+    try {
+      return Ledger.parse(readFileSync(fd, 'utf8'));
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Tasks whose side effect happened but which were never filed in Done/ (a kill inside the finish step). */

@@ -54,7 +54,12 @@ export async function openLocal(vault: string, agent: string, env = process.env)
   const state = await openStateDir(root, env);
   const ledger = new Ledger(state.ledger);
   const migration = await migrateLegacyLedger(root, ledger, gitEverHad(root));
-  const actions = actionRegistry({ from: config.smtp?.from ?? config.from });
+  const actions = actionRegistry({
+    from: config.smtp?.from ?? config.from,
+    odoo: config.odoo,
+    paymentCeiling: config.paymentCeiling,
+    ledger: () => ledger,
+  });
   const ctx: DecisionContext = {
     root,
     agent,

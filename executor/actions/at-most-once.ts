@@ -93,6 +93,7 @@ export class AtMostOnce {
       task,
       action,
       ...(prepared.effectId ? { message_id: prepared.effectId } : {}),
+      ...(prepared.counterparty ? { counterparty: prepared.counterparty } : {}),
       ...fields,
     });
     const audit = (result: string, extra: Record<string, unknown> = {}) =>
@@ -137,11 +138,20 @@ export class AtMostOnce {
     if (this.o.crashAfterIntent) process.kill(process.pid, 'SIGKILL');
     try {
       const performed = await executor.perform(prepared);
+      const effectId = performed.effectId ?? prepared.effectId;
       await ledger.append(
-        record({ kind: 'outcome', outcome: 'sent', detail: performed.detail.slice(0, 200) }),
+        record({
+          kind: 'outcome',
+          outcome: 'sent',
+          detail: performed.detail.slice(0, 200),
+          ...(effectId ? { message_id: effectId } : {}),
+        }),
       );
-      await audit('sent', performed.audit);
-      return { kind: 'done', key, prepared, detail: performed.detail };
+      await audit('sent', {
+        ...performed.audit,
+        ...(performed.effectId ? { effect_id: performed.effectId } : {}),
+      });
+      return { kind: 'done', key, prepared: { ...prepared, effectId }, detail: performed.detail };
     } catch (error) {
       const meaning = executor.classify(error);
       const reason = error instanceof Error ? error.message : String(error);

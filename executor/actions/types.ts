@@ -23,12 +23,22 @@ export type Prepared<P> = {
   audit: Record<string, unknown>;
   /** A stable id of the side effect (a Message-ID), recorded in the ledger and the Done/ file. */
   effectId?: string;
+  /**
+   * Who the side effect is for, as a stable id (`res.partner/7`), recorded in the ledger with each attempt:
+   * what a later approval asks ("was anything paid to this partner from this machine before?").
+   */
+  counterparty?: string;
   /** Parameters that were dropped or adjusted, with why (e.g. a reply id that is not an RFC 5322 msg-id). */
   notes: string[];
 };
 
 /** What a side effect answered. */
-export type Performed = { detail: string; audit: Record<string, unknown> };
+export type Performed = {
+  detail: string;
+  audit: Record<string, unknown>;
+  /** The side effect's id known only once it happened (the posted invoice's number); replaces Prepared.effectId. */
+  effectId?: string;
+};
 
 /**
  * A failure with what it means for at-most-once: `not_sent` (certainly did not happen: may retry later),
