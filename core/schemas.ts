@@ -47,7 +47,14 @@ export const ItemFrontmatter = z.looseObject({
 });
 export type ItemFrontmatter = z.infer<typeof ItemFrontmatter>;
 
-export const ACTIONS = ['send_email', 'post_social', 'post_invoice', 'payment', 'send_whatsapp'] as const;
+export const ACTIONS = [
+  'send_email',
+  'post_social',
+  'post_invoice',
+  'payment',
+  'register_payment',
+  'send_whatsapp',
+] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export const APPROVAL_STATUSES = [

@@ -9,6 +9,8 @@ const SEND_CREDENTIALS: Array<[RegExp, string]> = [
   [/_BANK_TOKEN$/, 'banking token'],
   [/^PAYMENT_.*TOKEN$/, 'payment token'],
   [/^FTE_APPROVAL_KEY(_FILE)?$/, 'approval signing key'],
+  /** The laptop's Odoo key that may post invoices and register payments; the cloud's key drafts only. */
+  [/^ODOO_POST_API_KEY(_FILE)?$/, 'Odoo posting key'],
 ];
 
 /** Names of the send credentials set (non-empty) in `env`, sorted. */
