@@ -9,6 +9,7 @@ import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { OdooAccessError, OdooClient, type OdooSettings } from '../../core/odoo/client.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { AccountingHandler, lazyOdoo } from '../../operator/handlers/accounting.js';
+import { asksForInvoice } from '../../operator/handlers/email.js';
 import { Operator } from '../../operator/operator.js';
 import { taskName } from '../../operator/task.js';
 import { OdooBillsWatcher } from '../../operator/watchers/odoo-bills.js';
@@ -271,6 +272,36 @@ describe.each(PROTOCOLS)(
       expect(await names(cloud, 'Pending_Approval/email')).toEqual(['EMAIL_NEW.md']);
     });
 
+    it('an invoice_request without lines goes to Needs_Action/_errors/ asking which lines, unclaimed; a bill no longer payable needs nothing', async () => {
+      const vendor = await admin.create('res.partner', { name: 'Paper Supplies' });
+      const draftBill = await admin.create('account.move', {
+        move_type: 'in_invoice',
+        partner_id: vendor,
+        invoice_line_ids: [[0, 0, { name: 'Paper', quantity: 1, price_unit: 5 }]],
+      });
+      const { clones } = await remoteWithClones(['cloud']);
+      const cloud = clones.cloud!.dir;
+      await writeFile(
+        join(cloud, 'Needs_Action/accounting/INV_REQ_7.md'),
+        md({ type: 'invoice_request', partner: 'Acme Trading' }),
+      );
+      await writeFile(
+        join(cloud, 'Needs_Action/accounting/BILL_X.md'),
+        md({ type: 'vendor_bill', odoo_id: draftBill }),
+      );
+      const report = await operator(cloud).runOnce();
+      expect(report.steps).toEqual({ quarantine: 1, claim: 1, triage: 1 });
+      const quarantined = decodeItem(
+        await readFile(join(cloud, 'Needs_Action/_errors/INV_REQ_7.md'), 'utf8'),
+      );
+      expect(quarantined.data).toMatchObject({ status: 'error' });
+      expect(String(quarantined.data.error)).toContain('which lines?');
+      const bill = decodeItem(await readFile(join(cloud, 'In_Progress/cloud/BILL_X.md'), 'utf8'));
+      expect(bill.data).toMatchObject({ triage: 'no_reply' });
+      expect(String(bill.data.triage_reason)).toMatch(/is draft, not posted: nothing to pay/);
+      expect(server.calls.filter((c) => c.method === 'create' && c.model !== 'res.partner')).toHaveLength(1);
+    });
+
     it('Odoo answering 500 or an HTML page is retried: one draft, nothing lost', async () => {
       const { clones } = await remoteWithClones(['cloud']);
       const cloud = clones.cloud!.dir;
@@ -437,5 +468,20 @@ describe('fte operator with Odoo (the real process)', () => {
     );
     expect(request.data).toMatchObject({ action: 'post_invoice', odoo_id: 1, amount_total: 349.5 });
     expect(server.calls.filter((c) => c.method === 'action_post')).toEqual([]);
+  });
+});
+
+describe('invoice requests in email, by rules', () => {
+  it.each([
+    ['October', 'Hi, please send me the October invoice.', true],
+    ['Invoice for January', 'Hello', true],
+    ['Re: Invoice request', '', true],
+    ['Question', 'Could you issue an invoice for the workshop?', true],
+    ['Question', 'We need the invoices for Q3 for our auditor', true],
+    ['Thanks', 'Thanks for the invoice, paid today.', false],
+    ['Chairs', 'Could you quote 20 chairs?', false],
+    ['Payment', 'Your invoice was paid.', false],
+  ])('%s / %s → %s', (subject, body, expected) => {
+    expect(asksForInvoice(subject, body)).toBe(expected);
   });
 });
