@@ -29,6 +29,8 @@ const DOMAIN_OF_TYPE: Record<string, string> = {
   social_post: 'social',
   linkedin_post: 'social',
   invoice: 'accounting',
+  invoice_request: 'accounting',
+  vendor_bill: 'accounting',
   payment: 'accounting',
   whatsapp: 'whatsapp',
   file_drop: 'files',
@@ -38,6 +40,7 @@ const DOMAIN_OF_ACTION: Record<string, string> = {
   post_social: 'social',
   post_invoice: 'accounting',
   payment: 'accounting',
+  register_payment: 'accounting',
   send_whatsapp: 'whatsapp',
 };
 

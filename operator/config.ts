@@ -36,6 +36,10 @@ export const OperatorEnv = z.object({
   /** Seconds a stop waits for the step in flight before cancelling it. */
   FTE_STOP_GRACE_SECONDS: positive(30),
   FTE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** With Odoo (ODOO_URL): vendor bills due within this many days become register_payment requests. */
+  FTE_BILLS_DUE_DAYS: count(3),
+  /** With Odoo: seconds between two passes over the vendor bills. */
+  FTE_ODOO_POLL_SECONDS: positive(300),
 });
 export type OperatorEnv = z.infer<typeof OperatorEnv>;
 

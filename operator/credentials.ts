@@ -14,6 +14,8 @@ const SEND_CREDENTIALS: Array<[RegExp, string]> = [
   [/_BANK_TOKEN$/, 'banking token'],
   [/^PAYMENT_.*TOKEN$/, 'payment token'],
   [/^FTE_APPROVAL_KEY(_FILE)?$/, 'approval signing key'],
+  /** The laptop's Odoo key that may post invoices and register payments; the cloud's key drafts only. */
+  [/^ODOO_POST_API_KEY(_FILE)?$/, 'Odoo posting key'],
 ];
 
 /** Scopes recorded in a token file that allow sending; [] when none or when the file cannot be read. */

@@ -37,7 +37,7 @@ export type OperatorOptions = {
   maxAttempts?: number;
   watchers?: Watcher[];
   metrics?: OperatorMetrics;
-  /** Extra domain handlers (email is always there). */
+  /** Extra domain handlers (email is always there; with an accounting one, invoice requests in email go to it). */
   handlers?: DomainHandler[];
   /** Where step events go (Kubernetes Events with `--store kube`); none by default. */
   events?: EventRecorder;
@@ -116,7 +116,12 @@ export class Operator {
       vault: this.vault,
       readLock,
       store: this.store,
-      handlers: [new EmailHandler(options.drafter), ...(options.handlers ?? [])],
+      handlers: [
+        new EmailHandler(options.drafter, {
+          invoiceRequests: (options.handlers ?? []).some((h) => h.domain === 'accounting'),
+        }),
+        ...(options.handlers ?? []),
+      ],
       logger: this.logger,
       clock: options.clock,
       approvalTtlMs: options.approvalTtlMs,

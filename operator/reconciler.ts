@@ -326,11 +326,19 @@ export class TaskReconciler implements Reconciler {
       kind: 'approval_requested',
       id,
       created: request.data.created,
-      summary: `${draft.action} to ${draft.parameters.to ?? '?'}: ${draft.parameters.subject ?? ''}`.trim(),
+      summary:
+        draft.summary ??
+        `${draft.action} to ${String(draft.parameters.to ?? '?')}: ${String(draft.parameters.subject ?? '')}`.trim(),
       fields: { approval: request.path, action: draft.action, priority: triage.priority },
     });
     // Any approval or decision for this task, wherever it is, means the task moved on since the read.
     const decided = (await findTaskFiles(this.root, id)).filter((f) => f.role === 'approval');
+    // Items handed to another domain: written once, never over a task of that id that exists already.
+    const handoffs: Array<{ id: string; path: string; text: string }> = [];
+    for (const item of draft.items ?? []) {
+      if ((await findTaskFiles(this.root, item.id)).length > 0) continue;
+      handoffs.push({ id: item.id, path: itemPaths.needsAction(item.domain, item.id), text: item.text });
+    }
     const result = await this.apply({
       message: `${this.agent}: draft ${id}`,
       preconditions: [
@@ -345,6 +353,12 @@ export class TaskReconciler implements Reconciler {
         : [
             { op: 'write', path: request.path, content: request.text, mode: 'create' },
             { op: 'write', path: signal.path, content: signal.text, mode: 'ensure' },
+            ...handoffs.map((h) => ({
+              op: 'write' as const,
+              path: h.path,
+              content: h.text,
+              mode: 'ensure' as const,
+            })),
           ],
       audit: decided.length
         ? []
@@ -358,6 +372,15 @@ export class TaskReconciler implements Reconciler {
               task: id,
               idempotency_key: request.data.content_sha256,
             }),
+            ...handoffs.map((h) =>
+              this.auditEntry({
+                action_type: 'handoff',
+                target: h.path,
+                parameters: { from_task: id, item: h.id },
+                result: 'item_written',
+                task: id,
+              }),
+            ),
           ],
     });
     if (result.kind === 'secret') {
@@ -374,8 +397,11 @@ export class TaskReconciler implements Reconciler {
       { approval: request.path, drafter: draft.drafter, expires: request.data.expires },
       'approval requested',
     );
+    if (handoffs.length > 0)
+      log.info({ items: handoffs.map((h) => h.path) }, 'handed items to another domain');
     return {
       changed: true,
+      alsoTouched: handoffs.length > 0 ? handoffs.map((h) => h.id) : undefined,
       condition: cond('Drafted', 'True', 'ApprovalRequested', `waiting for the owner in ${request.path}`),
     };
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../../core/log.js';
+import { loadOdooSettings } from '../../core/odoo/settings.js';
 import { type OperatorEnv, operatorEnv } from '../../operator/config.js';
 import { type HealthServer, startHealthServer } from '../../operator/controller/health.js';
 import type { KubeMode } from '../../operator/controller/kube/mode.js';
@@ -9,9 +10,11 @@ import { ClaudeDrafter } from '../../operator/drafters/claude.js';
 import type { Drafter } from '../../operator/drafters/drafter.js';
 import { LiveDrafter } from '../../operator/drafters/live.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
+import { AccountingHandler, lazyOdoo } from '../../operator/handlers/accounting.js';
 import { type OnceReport, Operator } from '../../operator/operator.js';
 import type { DrafterSettings } from '../../operator/vault-resource.js';
 import { watchersFromEnv } from '../../operator/watchers/index.js';
+import { OdooBillsWatcher } from '../../operator/watchers/odoo-bills.js';
 import { CliError, EXIT } from '../errors.js';
 import type { OperatorVaultSettings } from '../operator-vault-resource.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
@@ -141,6 +144,19 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
   // Watchers from the environment (the IMAP inbox when IMAP_HOST is set); wrong settings stop us here
   // (an ImapConfigError, exit 78).
   const watchers = await watchersFromEnv(process.env, logger);
+  // Odoo (ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY or ODOO_API_KEY_FILE: the draft-only key): the
+  // accounting domain, invoice requests in email, and vendor bills due. Connected on first use.
+  const odoo = process.env.ODOO_URL ? lazyOdoo(loadOdooSettings(process.env)) : undefined;
+  if (odoo) {
+    watchers.push(
+      new OdooBillsWatcher({
+        connect: odoo,
+        dueWithinDays: env.FTE_BILLS_DUE_DAYS,
+        intervalMs: env.FTE_ODOO_POLL_SECONDS * 1000,
+      }),
+    );
+    logger.info({ url: process.env.ODOO_URL }, 'Odoo accounting configured');
+  }
   const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
   const kubeHealth = kube
     ? (await import('../../operator/controller/kube/mode.js')).electedHealth
@@ -158,6 +174,7 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
       ? new LiveDrafter(settings.drafter, (drafter) => drafterFrom(env, drafter))
       : drafterFrom(env),
     enabledDomains: settings?.domains,
+    handlers: odoo ? [new AccountingHandler({ connect: odoo })] : undefined,
     logger,
     approvalTtlMs: env.FTE_APPROVAL_TTL_HOURS * 3600_000,
     syncIntervalMs: everyMs,

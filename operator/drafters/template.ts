@@ -5,7 +5,7 @@ export const TEMPLATE_NOTICE =
   '[fte template draft: no AI drafter is configured (ANTHROPIC_API_KEY is not set), so this is a fixed acknowledgement. Edit it before approving.]';
 
 /** The display name of a sender (`Jane Doe <jane@x>` → `Jane Doe`), or undefined. */
-function displayName(from: string): string | undefined {
+export function displayName(from: string): string | undefined {
   const match = /^\s*"?([^"<]+?)"?\s*</.exec(from);
   const name = match?.[1]?.trim();
   return name && !name.includes('@') ? name : undefined;

@@ -13,15 +13,26 @@ export type HandlerInput = {
 
 export type TriageOutcome = { triage: Triage; by: string; usage: LlmUsage[] };
 
+/**
+ * A new item a draft hands to another domain (an invoice request found in an email → accounting): written
+ * to `Needs_Action/<domain>/<id>.md` in the same commit as the approval request, unless a task with that
+ * id already exists anywhere in the vault.
+ */
+export type HandoffItem = { domain: string; id: string; text: string };
+
 /** What a handler wants the owner to approve: the action, its parameters and the draft body. */
 export type ApprovalDraft = {
   action: Action;
-  parameters: Record<string, string>;
+  /** Strings for email; accounting actions carry numbers and lists too (kept as YAML values, hashed as JSON). */
+  parameters: Record<string, unknown>;
   body: string;
   /** One line: why this action is suggested. */
   reason: string;
   drafter: string;
   usage: LlmUsage[];
+  /** One line for the `Updates/` signal; default `<action> to <to>: <subject>`. */
+  summary?: string;
+  items?: HandoffItem[];
 };
 
 /**
