@@ -329,14 +329,14 @@ describe('charts/fte', () => {
       expect(
         Object.fromEntries(
           operator.env
-            .filter((e: { name: string }) => e.name.startsWith('FTE_ODOO'))
+            .filter((e: { name: string }) => e.name.startsWith('ODOO_'))
             .map((e: { name: string; value: string }) => [e.name, e.value]),
         ),
       ).toEqual({
-        FTE_ODOO_URL: 'http://fte-odoo:8069',
-        FTE_ODOO_DB: 'odoo',
-        FTE_ODOO_USER: 'fte-cloud',
-        FTE_ODOO_API_KEY_FILE: '/etc/fte/odoo/api-key',
+        ODOO_URL: 'http://fte-odoo:8069',
+        ODOO_DB: 'odoo',
+        ODOO_LOGIN: 'fte-cloud',
+        ODOO_API_KEY_FILE: '/etc/fte/odoo/api-key',
       });
       expect(JSON.stringify(operator)).not.toContain('postgresql');
       // Egress to Odoo is by pod selector, port 8069.
