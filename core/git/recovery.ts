@@ -8,6 +8,9 @@ import { FOLDERS } from '../layout.js';
 /** A git lock untouched this long, with no live git process in the clone, was left by a crash. */
 export const STALE_LOCK_MS = 2_500;
 
+/** How long a repair waits for git processes a killed fte left running in the clone. */
+const ORPHAN_WAIT_MS = 10_000;
+
 export type Repair = { kind: string; detail: string };
 
 /**
@@ -18,6 +21,11 @@ export type Repair = { kind: string; detail: string };
  */
 export async function recoverClone(git: Git, root: string, gitDir: string, agent: string): Promise<Repair[]> {
   const repairs: Repair[] = [];
+  // A killed fte's git children may live on as orphans and finish their checkout meanwhile: repairing
+  // beside them races them (a file put back from the old HEAD just before an orphan moves HEAD on comes
+  // back as a new file). They finish in moments; wait for them first.
+  if (await orphanGitFinished(root))
+    repairs.push({ kind: 'orphan_git', detail: 'waited for a git process left by a killed one' });
   let indexWasLocked = false;
   for (const lock of await staleGitLocks(root, gitDir)) {
     await rm(lock, { force: true });
@@ -201,6 +209,14 @@ async function findLocks(dir: string, recursive: boolean): Promise<string[]> {
     else if (recursive && entry.isDirectory()) found.push(...(await findLocks(path, true)));
   }
   return found;
+}
+
+/** Waits (at most ORPHAN_WAIT_MS) while a git process works in this clone; true when there was one. */
+async function orphanGitFinished(root: string): Promise<boolean> {
+  if (!(await gitRunsIn(root))) return false;
+  const deadline = Date.now() + ORPHAN_WAIT_MS;
+  while (Date.now() < deadline && (await gitRunsIn(root))) await new Promise((r) => setTimeout(r, 50));
+  return true;
 }
 
 /** True when a git process works in this clone (Linux: /proc); unknown elsewhere counts as no. */
