@@ -19,7 +19,7 @@ async function put(root: string, path: string, text: string): Promise<void> {
 async function eventually(
   check: () => Promise<boolean> | boolean,
   what: string,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
