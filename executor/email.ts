@@ -21,7 +21,11 @@ export type OutgoingEmail = {
   messageId: string;
   inReplyTo?: string;
   references?: string[];
+  /** Files sent with the message (the invoice PDF of a post_invoice approval). */
+  attachments?: EmailAttachment[];
 };
+
+export type EmailAttachment = { filename: string; content: Buffer; contentType: string };
 
 /** An approval that cannot become an email (a bad recipient, a header it would not show): bad data, exit 65. */
 export class InvalidEmailError extends InvalidActionError {}
@@ -80,6 +84,29 @@ export function buildReply(approval: Approval, from: string): OutgoingEmail & { 
       `parameters send_email does not show or understand: ${unknown.sort().join(', ')} (refused rather than sent)`,
     );
   }
+  return buildEmail(data, approval.body, data.task, from);
+}
+
+/** The header fields of an email an approval asks for (send_email's parameters, or post_invoice's `email_*`). */
+export type EmailFields = {
+  to?: unknown;
+  cc?: unknown;
+  bcc?: unknown;
+  subject?: unknown;
+  in_reply_to?: unknown;
+  references?: unknown;
+};
+
+/**
+ * The message for `fields` and exactly the approved `body` (pure); the Message-ID is fixed by `task`.
+ * A field of the wrong shape is an InvalidEmailError; `notes` says which reply ids were dropped.
+ */
+export function buildEmail(
+  data: EmailFields,
+  body: string,
+  task: string,
+  from: string,
+): OutgoingEmail & { notes: string[] } {
   const to = addressList('to', data.to, true) as string;
   const cc = addressList('cc', data.cc, false);
   const bcc = addressList('bcc', data.bcc, false);
@@ -111,8 +138,8 @@ export function buildReply(approval: Approval, from: string): OutgoingEmail & { 
     cc,
     bcc,
     subject: inReplyTo ? replySubject(subject) : (subject ?? '(no subject)'),
-    text: approval.body,
-    messageId: stableMessageId(data.task, from),
+    text: body,
+    messageId: stableMessageId(task, from),
     inReplyTo,
     references: references.length > 0 ? references : undefined,
     notes,
@@ -158,6 +185,7 @@ export async function composeRaw(mail: OutgoingEmail, date: Date): Promise<Buffe
     messageId: mail.messageId,
     inReplyTo: mail.inReplyTo,
     references: mail.references,
+    attachments: mail.attachments?.map((a) => ({ ...a })),
     date,
   });
   return composer.compile().build();

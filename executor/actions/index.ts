@@ -41,7 +41,11 @@ export function actionRegistry(ctx: ActionContext): ActionRegistry {
       sentCopy: ctx.sentCopy,
       log: ctx.log,
     }) as ActionExecutor,
-    new PostInvoiceExecutor(odoo) as ActionExecutor,
+    new PostInvoiceExecutor(odoo, {
+      from: ctx.from,
+      transport: ctx.transport,
+      sentCopy: ctx.sentCopy,
+    }) as ActionExecutor,
     new RegisterPaymentExecutor({
       ...odoo,
       ceiling: ctx.paymentCeiling ?? DEFAULT_PAYMENT_CEILING,

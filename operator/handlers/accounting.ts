@@ -7,6 +7,7 @@ import {
   OdooError,
   type OdooSettings,
 } from '../../core/odoo/client.js';
+import { replySubject, replyThread } from '../../core/reply.js';
 import type { ItemFrontmatter } from '../../core/schemas.js';
 import { DrafterError } from '../drafters/drafter.js';
 import { oneLine } from '../drafters/template.js';
@@ -297,6 +298,7 @@ export class AccountingHandler implements DomainHandler {
       'To change the invoice, edit the draft in Odoo and reject this request; the numbers above are the ones',
       'that will be checked before posting.',
     ].join('\n');
+    const reply = source ? invoiceReply(data, lines, total, currency) : undefined;
     return {
       action: 'post_invoice',
       parameters: {
@@ -307,8 +309,9 @@ export class AccountingHandler implements DomainHandler {
         invoice_lines: lines,
         amount_total: total,
         currency,
+        ...reply?.parameters,
       },
-      body: `${body}\n`,
+      body: reply ? reply.body : `${body}\n`,
       reason: `invoice request for ${oneLine(partner, 80)}${source ? ` (email ${source})` : ''}: draft ${move.display_name} of ${money(total)} ${currency}`,
       summary: `post_invoice ${move.display_name}: ${partner}, ${money(total)} ${currency}`,
       drafter: 'odoo',
@@ -455,4 +458,40 @@ export class AccountingHandler implements DomainHandler {
       usage: [],
     };
   }
+}
+
+/**
+ * The reply that carries the invoice of a request made by email: to the requester, in the thread of
+ * their message, with the lines and the total. The laptop attaches the PDF once the invoice is posted.
+ */
+export function invoiceReply(
+  data: ItemFrontmatter,
+  lines: InvoiceLine[],
+  total: number,
+  currency: string,
+): { parameters: Record<string, string>; body: string } | undefined {
+  const to = str(data.partner_email);
+  if (!to) return undefined;
+  const parameters: Record<string, string> = {
+    email_to: to,
+    email_subject: replySubject(str(data.subject)),
+  };
+  const thread = replyThread(str(data.source_message_id), str(data.source_references));
+  if (thread.inReplyTo) parameters.email_in_reply_to = thread.inReplyTo;
+  if (thread.references.length > 0) parameters.email_references = thread.references.join(' ');
+  const name = str(data.partner);
+  const body = [
+    name && name !== to ? `Hello ${oneLine(name, 80)},` : 'Hello,',
+    '',
+    'Please find attached our invoice for:',
+    '',
+    ...lines.map((l) => `- ${oneLine(l.name, 120)}: ${l.quantity} × ${money(l.price_unit)} ${currency}`),
+    '',
+    `Total: ${money(total)} ${currency}`,
+    '',
+    'Best regards,',
+    'the team',
+    '',
+  ].join('\n');
+  return { parameters, body };
 }

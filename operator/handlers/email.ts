@@ -197,6 +197,9 @@ export function invoiceRequestItem(input: HandlerInput, email: EmailForDraft): s
     partner_email: email.fromAddress,
     lines_from: 'last_invoice',
     source_email: input.id,
+    // The thread the invoice's email answers (the laptop checks both before it puts them in a header).
+    source_message_id: str(input.item.data.message_id),
+    source_references: str(input.item.data.references),
     subject: email.subject || undefined,
     received: email.received,
     priority: input.item.data.priority,

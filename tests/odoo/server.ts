@@ -36,7 +36,11 @@ import {
 
 export type { Group, OdooUser } from './state.js';
 
-export type FaultKind = 'status500' | 'html' | 'notjson' | 'hang';
+/**
+ * `hang` never answers and does nothing; `hang_after` carries the call out (Odoo committed) and then never
+ * answers: a client killed or timed out while waiting cannot know it happened.
+ */
+export type FaultKind = 'status500' | 'html' | 'notjson' | 'hang' | 'hang_after';
 
 export interface Fault {
   kind: FaultKind;
@@ -55,6 +59,7 @@ export interface SeenCall {
   service?: string;
   model?: string;
   method?: string;
+  /** The user whose key or password signed the call in (undefined: none did). */
   login?: string;
   fault?: FaultKind;
 }
@@ -222,6 +227,24 @@ export async function startOdooServer(options: OdooServerOptions = {}): Promise<
         res.on('close', () => hanging.delete(res));
         return;
     }
+  };
+
+  /** Who signs the request in (a bearer key, or execute_kw's uid and password), for `calls`. */
+  const callerOf = (req: IncomingMessage, seen: SeenCall, body: unknown): string | undefined => {
+    const bearer = /^bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
+    if (bearer) return byKey(bearer)?.login;
+    if (seen.protocol !== 'jsonrpc' || seen.service !== 'object') return undefined;
+    const args = ((body as Row).params as Row).args as unknown[];
+    const user = users.find((u) => u.id === args[1]);
+    return user && byPassword(user.login, args[2]) ? user.login : undefined;
+  };
+
+  /** The call runs as usual; its answer is never written and the connection stays open. */
+  const swallowAnswer = (res: ServerResponse) => {
+    hanging.add(res);
+    res.on('close', () => hanging.delete(res));
+    res.writeHead = (() => res) as typeof res.writeHead;
+    res.end = (() => res) as typeof res.end;
   };
 
   /** Reduces positional and named arguments to one Call, checking them as Python would. */
@@ -467,9 +490,14 @@ export async function startOdooServer(options: OdooServerOptions = {}): Promise<
       else Object.assign(seen, { method: params.method });
     }
     if (path.startsWith('/__test__/')) return testRoute(req, res, path, body);
+    seen.login = callerOf(req, seen, body);
     calls.push(seen);
     const fault = takeFault(seen);
-    if (fault) {
+    if (fault === 'hang_after') {
+      seen.fault = fault;
+      log(`fault hang_after for ${seen.path} ${seen.model ?? ''} ${seen.method ?? ''}`);
+      swallowAnswer(res);
+    } else if (fault) {
       seen.fault = fault;
       const echo = `${req.method} ${path} authorization: ${req.headers.authorization ?? '-'} ${text.slice(0, 400)}`;
       return answerFault(res, fault, seen, echo);
@@ -525,7 +553,7 @@ export async function startOdooServer(options: OdooServerOptions = {}): Promise<
       return send(res, 404, 'text/html; charset=utf-8', htmlPage(404, 'Not Found', 'not found'));
     if (req.method === 'POST' && path === '/__test__/fault') {
       const f = body as Fault;
-      if (!f || !['status500', 'html', 'notjson', 'hang'].includes(f.kind))
+      if (!f || !['status500', 'html', 'notjson', 'hang', 'hang_after'].includes(f.kind))
         return json(res, 400, { error: 'kind?' });
       server.inject(f);
       return json(res, 200, { armed: f });
