@@ -334,7 +334,7 @@ describe.each(PROTOCOLS)(
       expect(await invoices()).toEqual([]);
     });
 
-    it('the cloud key cannot post: Odoo refuses, and the operator never tries', async () => {
+    it('the cloud key cannot post or pay: Odoo refuses', async () => {
       const cloudClient = await OdooClient.connect(settings(), { sleep: async () => {} });
       const partner = await cloudClient.create('res.partner', { name: 'X' });
       const move = await cloudClient.create('account.move', {
@@ -347,6 +347,26 @@ describe.each(PROTOCOLS)(
       );
       const [after] = await admin.read('account.move', [move], ['state']);
       expect(after).toMatchObject({ state: 'draft' });
+
+      // Nor pay: a posted vendor bill stays unpaid whichever way the cloud's key tries.
+      const bill = await admin.create('account.move', {
+        move_type: 'in_invoice',
+        partner_id: partner,
+        invoice_line_ids: [[0, 0, { name: 'Hosting', quantity: 1, price_unit: 40 }]],
+      });
+      await admin.call('account.move', 'action_post', [bill]);
+      const context = { active_model: 'account.move', active_ids: [bill] };
+      const wizard = cloudClient.create('account.payment.register', { amount: 40 }, { context });
+      await expect(wizard).rejects.toBeInstanceOf(OdooAccessError);
+      const byAdmin = await admin.create('account.payment.register', { amount: 40 }, { context });
+      await expect(
+        cloudClient.call('account.payment.register', 'action_create_payments', [byAdmin], {}, { context }),
+      ).rejects.toBeInstanceOf(OdooAccessError);
+      await expect(
+        cloudClient.create('account.payment', { partner_id: partner, amount: 40, payment_type: 'outbound' }),
+      ).rejects.toBeInstanceOf(OdooAccessError);
+      const [unpaid] = await admin.read('account.move', [bill], ['payment_state']);
+      expect(unpaid).toMatchObject({ payment_state: 'not_paid' });
     });
 
     it('vendor bills due become register_payment approvals, once per bill, with the new-payee hint', async () => {
