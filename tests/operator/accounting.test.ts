@@ -315,6 +315,22 @@ describe.each(PROTOCOLS)(
       expect(await names(cloud, 'Pending_Approval/accounting')).toEqual(['INV_REQ_3.md']);
     });
 
+    it('Odoo not answering (a timeout) is retried: the email beside it flows, then one draft', async () => {
+      const { clones } = await remoteWithClones(['cloud']);
+      const cloud = clones.cloud!.dir;
+      await writeFile(join(cloud, 'Needs_Action/accounting/INV_REQ_T.md'), REQUEST);
+      await writeFile(join(cloud, 'Needs_Action/email/EMAIL_Q.md'), PLAIN_EMAIL);
+      // The create reaches Odoo and is never answered: the retry must find that draft, not make another.
+      server.inject({ kind: 'hang_after', model: 'account.move', method: 'create', count: 1 });
+      server.inject({ kind: 'hang', model: 'account.move', method: 'read', count: 1 });
+      const report = await operator(cloud, { odoo: { timeoutMs: 300, readRetries: 0 } }).runOnce();
+      expect(report.phases).toEqual({ PendingApproval: 2 });
+      expect(server.calls.filter((c) => c.fault).length).toBe(2);
+      expect(await invoices()).toHaveLength(1);
+      expect(await names(cloud, 'Pending_Approval/accounting')).toEqual(['INV_REQ_T.md']);
+      expect(await names(cloud, 'Pending_Approval/email')).toEqual(['EMAIL_Q.md']);
+    });
+
     it('Odoo refusing the key (access denied) leaves a clear error on the task, and an email task still flows', async () => {
       const { clones } = await remoteWithClones(['cloud']);
       const cloud = clones.cloud!.dir;
