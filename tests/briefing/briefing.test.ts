@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +7,8 @@ import { initVault } from '../../core/init.js';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
 import { cloudEnv, runFte } from '../helpers/cli.js';
 import { git, tempDir } from '../helpers/vaults.js';
-import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
+import { odooKeys, odooUsers } from '../odoo/keys.js';
+import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import { answer, type MessagesServer, message, startMessagesServer } from '../operator/messages-server.js';
 
 /**
@@ -17,13 +17,8 @@ import { answer, type MessagesServer, message, startMessagesServer } from '../op
  * boundaries, never with the product's functions.
  */
 
-type Who = 'admin' | 'cloud' | 'laptop';
-const KEYS: Record<Who, string> = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
-const users = () => DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as Who]] }));
+const KEYS = odooKeys();
+const users = () => odooUsers(KEYS);
 
 /** A small deterministic PRNG (mulberry32), so the quarter is the same on every run. */
 function prng(seed: number) {

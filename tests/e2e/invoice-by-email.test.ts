@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +18,8 @@ import {
 } from '../executor/helpers.js';
 import { startFte } from '../helpers/cli.js';
 import { itemText } from '../helpers/vaults.js';
-import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
+import { odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
+import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import { assertBuilt, cleanEnv, eventually } from '../operator/process.js';
 
 /**
@@ -30,12 +30,7 @@ import { assertBuilt, cleanEnv, eventually } from '../operator/process.js';
  * through a real SMTP server; `Done/` names the invoice. Both Odoo protocols.
  */
 
-type Who = 'admin' | 'cloud' | 'laptop';
-const KEYS: Record<Who, string> = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
+const KEYS = odooKeys();
 
 const REQUEST_EMAIL = itemText(
   {
@@ -67,7 +62,7 @@ async function setup(protocol: 'json2' | 'jsonrpc', version: string): Promise<Se
   await testKey(w.keyFile);
   const server = await startOdooServer({
     version,
-    users: DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as Who]] })),
+    users: odooUsers(KEYS),
     today: () => '2026-11-02',
   });
   onCleanup(() => server.close());
@@ -90,15 +85,7 @@ async function setup(protocol: 'json2' | 'jsonrpc', version: string): Promise<Se
     ODOO_LOGIN: 'laptop',
     ODOO_POST_API_KEY: KEYS.laptop,
   });
-  const admin = await OdooClient.connect({
-    url: server.url,
-    database: 'odoo',
-    login: 'admin',
-    apiKey: KEYS.admin,
-    protocol,
-    timeoutMs: 5_000,
-    readRetries: 1,
-  });
+  const admin = await OdooClient.connect(odooSettings(server, KEYS, 'admin', { protocol, readRetries: 1 }));
   return {
     w,
     server,

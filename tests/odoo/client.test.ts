@@ -17,37 +17,19 @@ import {
   OdooUserError,
   OdooValidationError,
 } from '../../core/odoo/client.js';
-import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from './server.js';
+import { type OdooWho, odooKeys, odooSettings, odooUsers } from './keys.js';
+import { type OdooTestServer, startOdooServer } from './server.js';
 
 /**
  * core/odoo against the test Odoo server over real HTTP, on both protocols: JSON-2 against an advertised
  * Odoo 19, JSON-RPC against an Odoo 17.
  */
 
-type Who = 'admin' | 'cloud' | 'laptop';
-const KEYS: Record<Who, string> = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
-const users = () => DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as Who]] }));
-
-const start = (version: string) => startOdooServer({ version, users: users(), today: () => '2026-03-15' });
-
-const settingsFor = (
-  server: OdooTestServer,
-  who: Who,
-  overrides: Partial<OdooSettings> = {},
-): OdooSettings => ({
-  url: server.url,
-  database: 'odoo',
-  login: who,
-  apiKey: KEYS[who],
-  protocol: 'auto',
-  timeoutMs: 5_000,
-  readRetries: 2,
-  ...overrides,
-});
+const KEYS = odooKeys();
+const start = (version: string) =>
+  startOdooServer({ version, users: odooUsers(KEYS), today: () => '2026-03-15' });
+const settingsFor = (server: OdooTestServer, who: OdooWho, overrides: Partial<OdooSettings> = {}) =>
+  odooSettings(server, KEYS, who, overrides);
 
 const noWait = { sleep: async () => {} };
 

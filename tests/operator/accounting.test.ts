@@ -14,6 +14,7 @@ import { Operator } from '../../operator/operator.js';
 import { taskName } from '../../operator/task.js';
 import { OdooBillsWatcher } from '../../operator/watchers/odoo-bills.js';
 import { git, itemText, remoteWithClones } from '../helpers/vaults.js';
+import { odooKeys, odooUsers } from '../odoo/keys.js';
 import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import { assertBuilt, cleanEnv, eventually, fte, start } from './process.js';
 
@@ -25,13 +26,8 @@ import { assertBuilt, cleanEnv, eventually, fte, start } from './process.js';
  */
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-type Who = 'admin' | 'cloud' | 'laptop';
-const KEYS: Record<Who, string> = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
-const users = () => DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as Who]] }));
+const KEYS = odooKeys();
+const users = () => odooUsers(KEYS);
 const TODAY = '2026-03-15';
 const NOW = new Date(`${TODAY}T09:00:00Z`);
 
