@@ -268,11 +268,25 @@ Exit code 0 when no check failed, 1 otherwise.`,
 }
 
 program
+  .command('show')
+  .description(
+    'show what approving a draft would sign (every recipient and effect, the draft) without signing',
+  )
+  .argument('<id>', 'task id (the file name without .md)')
+  .addOption(vaultOption())
+  .addOption(agentOption('local'))
+  .action(async (id: string, opts) => (await import('./commands/show.js')).run(id, opts));
+
+program
   .command('approve')
   .description('approve a draft: sign it with the local approval key and move it to Approved/')
   .argument('<id>', 'task id (the file name without .md)')
   .addOption(vaultOption())
   .addOption(agentOption('local'))
+  .option(
+    '--seen <digest>',
+    'sign only the version `fte show` printed this digest for (refused if it changed since)',
+  )
   .action(async (id: string, opts) => (await import('./commands/approve.js')).run(id, opts));
 
 program

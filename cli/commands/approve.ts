@@ -1,5 +1,6 @@
+import { revealForTerminal } from '../../core/visible-text.js';
 import { approveTask } from '../../executor/decisions.js';
-import { openLocal, taskIdArgument } from '../../executor/setup.js';
+import { openLocal, SetupError, taskIdArgument } from '../../executor/setup.js';
 
 /**
  * `fte approve <id>`: signs the draft and prints exactly what the signature lets the executor do: every
@@ -7,17 +8,28 @@ import { openLocal, taskIdArgument } from '../../executor/setup.js';
  * parameter the executor would not show or does not understand is refused, never signed. Every error is an
  * FteError with its exit code (DecisionError, SetupError, ConfigError, UnsafePathError), reported by cli/errors.ts.
  */
-export async function run(rawId: string, opts: { vault: string; agent: string }): Promise<void> {
+export async function run(
+  rawId: string,
+  opts: { vault: string; agent: string; seen?: string },
+): Promise<void> {
   const id = taskIdArgument(rawId);
+  if (opts.seen !== undefined && !/^[0-9a-f]{64}$/.test(opts.seen)) {
+    throw new SetupError('--seen takes the 64-character digest `fte show` prints');
+  }
   const local = await openLocal(opts.vault, opts.agent);
-  const { path, approval, effect, notes } = await approveTask(local.ctx, local.key, id, 'cli');
-  const what = [approval.data.action, approval.data.to, approval.data.subject].filter(Boolean).join(' ');
+  const { path, approval, effect, notes } = await approveTask(local.ctx, local.key, id, 'cli', {
+    seenSha256: opts.seen,
+  });
+  const oneLine = (value: string) => revealForTerminal(value.replace(/\n+/g, ' '));
+  const what = oneLine(
+    [approval.data.action, approval.data.to, approval.data.subject].filter(Boolean).join(' '),
+  );
   const width = Math.max(...effect.map(([label]) => label.length), 0);
   const lines = [
     `approved ${id} (${what}): signed and moved to ${path}; the executor carries it out on its next pass`,
     `  the signature covers exactly this (${approval.data.action}):`,
-    ...effect.map(([label, value]) => `    ${label.padEnd(width)}  ${value.replace(/[\r\n]+/g, ' ')}`),
-    ...notes.map((note) => `  note: ${note}`),
+    ...effect.map(([label, value]) => `    ${label.padEnd(width)}  ${oneLine(value)}`),
+    ...notes.map((note) => `  note: ${oneLine(note)}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
