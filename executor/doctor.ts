@@ -6,11 +6,13 @@ import { isErrno } from '../core/fsutil.js';
 import { Git, GitCommandError } from '../core/git.js';
 import { loginAgainLine, loginNeeded, tokenSource } from '../core/oauth/token-source.js';
 import { readTokenFile } from '../core/oauth/token-store.js';
+import { OdooAccessError, OdooClient, OdooTimeoutError } from '../core/odoo/client.js';
 import { remoteProblems } from '../core/status.js';
 import { BRANCH, REMOTE } from '../core/vault-repo.js';
 import { loadExecutorConfig } from './config.js';
 import { approvalKeyPath, isInside } from './key.js';
 import { localMailTokenFiles } from './mail-login.js';
+import { loadLaptopOdooSettings, ODOO_SETTINGS_HINT } from './odoo-config.js';
 import { parseEnvFile } from './service/env-file.js';
 import { stateBase } from './state.js';
 import { isLoopback, loadUiConfig } from './ui/config.js';
@@ -20,7 +22,7 @@ import { isLoopback, loadUiConfig } from './ui/config.js';
  * verdict and, when not ok, what to do. Read-only (the one exception: a remote check fetches the remote's
  * newest commit into git's object store, touching no ref). Never prints a secret: every text passes
  * through `redact` with the secret values it knows (SMTP and IMAP passwords, the key, the page's token
- * and hash, passwords in remote URLs).
+ * and hash, the Odoo API keys (also read from ODOO_POST_API_KEY_FILE), passwords in remote URLs).
  */
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -32,8 +34,9 @@ export type DoctorOptions = {
   envFile: string;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
-  /** SMTP login and git remote timeouts (default 10 s and 15 s). */
+  /** SMTP login, Odoo and git remote timeouts (default 10 s, 10 s and 15 s). */
   smtpTimeoutMs?: number;
+  odooTimeoutMs?: number;
   gitTimeoutMs?: number;
 };
 
@@ -244,6 +247,62 @@ async function checkSmtp(env: NodeJS.ProcessEnv, vault: string, timeoutMs: numbe
     name,
     `${where}: ${smtp.auth ? `logged in as ${smtp.auth.user}` : 'answers (no login configured)'}`,
   );
+}
+
+/**
+ * The laptop's Odoo (ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_POST_API_KEY or _FILE): the server answers as
+ * Odoo (its version, the protocol used) and the posting key signs in (a read: nothing is changed). The
+ * key read from its file is added to `secrets`. Not configured: ok, the Odoo approvals wait.
+ */
+async function checkOdoo(env: NodeJS.ProcessEnv, secrets: string[], timeoutMs: number): Promise<Check> {
+  const name = 'odoo';
+  let settings: ReturnType<typeof loadLaptopOdooSettings>;
+  try {
+    settings = loadLaptopOdooSettings(env);
+  } catch (error) {
+    return fail(name, `a wrong setting: ${message(error)}`, `fix it in the env file (${ODOO_SETTINGS_HINT})`);
+  }
+  if (!settings) {
+    return ok(
+      name,
+      `not configured: post_invoice and register_payment approvals wait in Approved/ (to enable them, ${ODOO_SETTINGS_HINT})`,
+    );
+  }
+  if (settings.apiKey) secrets.push(settings.apiKey);
+  const where = `${settings.url} database ${settings.database}${settings.login ? ` as ${settings.login}` : ''}`;
+  try {
+    const client = await OdooClient.connect({
+      ...settings,
+      timeoutMs: Math.min(settings.timeoutMs, timeoutMs),
+      readRetries: 0,
+    });
+    const { version } = await client.version();
+    // A read with the key: JSON-RPC signs in (common.authenticate) first; JSON-2 sends the bearer key.
+    await client.call('res.users', 'context_get', undefined);
+    return ok(
+      name,
+      `${where}: Odoo ${version} over ${client.protocol === 'json2' ? 'JSON-2' : 'JSON-RPC'}, the key signs in (post_invoice and register_payment enabled)`,
+    );
+  } catch (error) {
+    const text = message(error).split('\n')[0]!;
+    if (error instanceof OdooAccessError) {
+      return fail(
+        name,
+        `${where}: the key does not sign in: ${text}`,
+        'check ODOO_LOGIN and ODOO_POST_API_KEY (or the file): an API key of that Odoo user (Preferences → Account Security → New API Key), one that may post and pay; and ODOO_DB',
+      );
+    }
+    if (error instanceof OdooTimeoutError) {
+      return fail(name, `${where}: ${text}`, 'check ODOO_URL and that Odoo is reachable from here');
+    }
+    return fail(
+      name,
+      `${where}: ${text}`,
+      /cannot reach/.test(text)
+        ? 'check ODOO_URL and that Odoo is running and reachable from here'
+        : 'check that ODOO_URL is the address of Odoo itself (its /web/version answers JSON), and ODOO_DB',
+    );
+  }
 }
 
 /** Each OAuth token file this machine uses: readable, 0600, and not refused at its last refresh. */
@@ -571,6 +630,8 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
     'FTE_UI_TOKEN',
     'FTE_UI_PASSWORD_HASH',
     'FTE_VAULT_TOKEN',
+    'ODOO_POST_API_KEY',
+    'ODOO_API_KEY',
   ]
     .map((k) => env[k]?.trim())
     .filter((v): v is string => typeof v === 'string' && v.length > 0);
@@ -578,6 +639,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   checks.push(await checkKey(env, vault, secrets));
   checks.push(await checkSmtp(env, vault, options.smtpTimeoutMs ?? 10_000));
   checks.push(...(await checkMailLogin(env)));
+  checks.push(await checkOdoo(env, secrets, options.odooTimeoutMs ?? 10_000));
   const { check: vaultCheck, facts } = await checkVault(vault, options.gitTimeoutMs ?? 15_000, now());
   checks.push(vaultCheck);
   if (facts) {

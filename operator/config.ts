@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assertTimeZone, InvalidTimeZoneError } from '../core/briefing/week.js';
 import { ConfigError, parseEnv } from '../core/config.js';
 import { LOG_LEVELS } from '../core/log.js';
 import { DEFAULT_CLAUDE_MODEL } from './drafters/claude.js';
@@ -40,6 +41,32 @@ export const OperatorEnv = z.object({
   FTE_BILLS_DUE_DAYS: count(3),
   /** With Odoo: seconds between two passes over the vendor bills. */
   FTE_ODOO_POLL_SECONDS: positive(300),
+  /** The daemon writes the Monday briefing (docs/briefing.md); 0 turns it off (e.g. the chart's CronJob does it). */
+  FTE_BRIEFING: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', '']))
+    .transform((v) => v !== '0' && v !== 'false' && v !== 'no' && v !== 'off')
+    .default(true),
+  /** The owner's IANA time zone: the briefing's weeks and its Monday 07:00. */
+  FTE_TIMEZONE: z
+    .string()
+    .trim()
+    .transform((v) => v || 'UTC')
+    .refine(
+      (v) => {
+        try {
+          assertTimeZone(v);
+          return true;
+        } catch (error) {
+          if (error instanceof InvalidTimeZoneError) return false;
+          throw error;
+        }
+      },
+      { message: 'must be an IANA time zone (e.g. Europe/Berlin, UTC)' },
+    )
+    .default('UTC'),
 });
 export type OperatorEnv = z.infer<typeof OperatorEnv>;
 

@@ -3,6 +3,7 @@ import { ConfigError } from '../../core/config.js';
 import { FOLDERS } from '../../core/layout.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { watchFolders } from '../../core/watch.js';
+import { type ExecutorConfig, ratePerHour } from '../../executor/config.js';
 import { SmtpTransport } from '../../executor/email.js';
 import { Executive, type PassReport } from '../../executor/executive.js';
 import { acquireLock } from '../../executor/lock.js';
@@ -46,6 +47,27 @@ export function describePass(report: PassReport): string {
   if (report.merged) parts.push(`merged ${report.merged} updates into Dashboard.md`);
   if (report.deferred.length && parts.length) parts.push(`waiting: ${ids(report.deferred)}`);
   return parts.join('; ');
+}
+
+/** The start-up line about the Odoo actions: where they post and pay (never the key), or that they are off. */
+export function odooStartLine(config: ExecutorConfig): [Record<string, unknown>, string] {
+  const odoo = config.odoo;
+  if (!odoo) {
+    return [
+      { odoo: false },
+      'Odoo actions off (no ODOO_URL): post_invoice and register_payment approvals wait in Approved/',
+    ];
+  }
+  const ceiling = config.paymentCeiling;
+  const rate = ratePerHour(config, 'register_payment');
+  return [
+    {
+      odoo: { url: odoo.url, database: odoo.database, login: odoo.login ?? null, protocol: odoo.protocol },
+      paymentCeiling: ceiling ?? null,
+      paymentsPerHour: rate,
+    },
+    `Odoo actions enabled (post_invoice, register_payment): ${odoo.url} database ${odoo.database}${odoo.login ? ` as ${odoo.login}` : ''}; payments up to ${ceiling ?? 'no ceiling'} each, ${rate} an hour`,
+  ];
 }
 
 /**
@@ -97,6 +119,7 @@ export async function run(opts: {
   if (!transport && !local.config.dryRun) {
     log.warn('no SMTP server configured (SMTP_HOST, SMTP_FROM): approved emails wait in Approved/');
   }
+  log.info(...odooStartLine(local.config));
   const step = async () => {
     const line = describePass(await executive.pass());
     if (line) process.stdout.write(`${opts.once ? '' : `${new Date().toISOString()} `}${line}\n`);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../../core/log.js';
 import { loadOdooSettings } from '../../core/odoo/settings.js';
+import { BriefingWatcher } from '../../operator/briefing/watcher.js';
 import { type OperatorEnv, operatorEnv } from '../../operator/config.js';
 import { type HealthServer, startHealthServer } from '../../operator/controller/health.js';
 import type { KubeMode } from '../../operator/controller/kube/mode.js';
@@ -157,6 +158,9 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
     );
     logger.info({ url: process.env.ODOO_URL }, 'Odoo accounting configured');
   }
+  // The Monday briefing (docs/briefing.md): a daemon's watcher, so only the leader writes it; FTE_BRIEFING=0
+  // turns it off (the chart's CronJob writes it instead). `--once` never writes it.
+  if (env.FTE_BRIEFING) watchers.push(new BriefingWatcher({ env: process.env, timeZone: env.FTE_TIMEZONE }));
   const kube = kind === 'kube' ? await kubeModeFor(opts, logger) : undefined;
   const kubeHealth = kube
     ? (await import('../../operator/controller/kube/mode.js')).electedHealth

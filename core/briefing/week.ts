@@ -179,3 +179,12 @@ export function nextBriefingAt(now: Date, timeZone = 'UTC', hour = 7): Date {
     monday = addDays(monday, 7);
   }
 }
+
+/**
+ * The last Monday briefing time at or before `now`: Monday `hour`:00 in `timeZone`, at most 7 days back.
+ * The briefing due then covers `previousWeek(lastBriefingAt(now))`.
+ */
+export function lastBriefingAt(now: Date, timeZone = 'UTC', hour = 7): Date {
+  const next = nextBriefingAt(now, timeZone, hour);
+  return zonedTime(addDays(dayIn(next, timeZone), -7), timeZone, hour);
+}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { OdooClient } from '../../core/odoo/client.js';
 import { Ledger } from '../ledger.js';
 import type { Approval } from '../signature.js';
+import { idempotencyKey } from './at-most-once.js';
 import {
   beforeWrite,
   classifyOdoo,
@@ -31,6 +32,12 @@ import {
  * per-action rate limit, default 3), and a payee this machine never paid before is flagged NEW PAYEE in
  * what the owner signs. Newness is decided from this machine's ledger only: the cloud's `new_payee` hint
  * is shown as a hint, never trusted. An uncertain payment is never retried by itself (at-most-once).
+ *
+ * Odoo's own state is checked before paying, so a lost ledger never pays twice: each payment carries
+ * `fte:<ledger key>` (action, task, approved content) in its memo, and a posted payment with this
+ * approval's marker means it was already paid by this machine (recorded done, not paid again); so does
+ * a bill Odoo shows fully paid (by a person, or by this machine). A bill owing less than the approved
+ * amount is refused.
  */
 
 export const REGISTER_PAYMENT_PARAMETERS: ReadonlySet<string> = new Set([
@@ -51,12 +58,23 @@ const Parameters = z.object({
   new_payee: z.boolean().optional(),
 });
 export type RegisterPayment = z.infer<typeof Parameters>;
+/** The approved parameters and the marker its payment carries in Odoo. */
+export type RegisterPaymentPayload = RegisterPayment & { marker: string };
+
+/**
+ * The text in the payment's memo that ties it to one approval: `fte:` and the ledger key (action, task
+ * and the first 16 hex digits of the approved content's hash), the same for every copy of the approval.
+ */
+export const paymentMarker = (approval: Approval) => `fte:${idempotencyKey(approval)}`;
+
+/** Payment states that mean money did not leave (Odoo 18+: draft, canceled, rejected; 17: draft, cancel). */
+const NOT_PAID_STATES = new Set(['draft', 'canceled', 'cancel', 'rejected']);
 
 export const NEW_PAYEE = 'NEW PAYEE: no earlier payment to this partner from this machine';
 
 const counterpartyOf = (partnerId: number) => `res.partner/${partnerId}`;
 
-export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> {
+export class RegisterPaymentExecutor implements ActionExecutor<RegisterPaymentPayload> {
   readonly action = 'register_payment' as const;
   readonly auditType = 'payment_register';
   readonly parameters = REGISTER_PAYMENT_PARAMETERS;
@@ -77,7 +95,7 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> 
     return Ledger.doneFor(ledger.recordsSync(), this.action, counterpartyOf(partnerId));
   }
 
-  prepare(approval: Approval): Prepared<RegisterPayment> {
+  prepare(approval: Approval): Prepared<RegisterPaymentPayload> {
     const p = odooParameters(this.action, this.parameters, Parameters, approval);
     if (p.amount > this.o.ceiling) {
       throw new InvalidActionError(
@@ -102,7 +120,7 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> 
       `registers a payment of ${formatAmount(p.amount, p.currency)} to ${p.partner} in Odoo (the register-payment wizard): money leaves the company's bank journal`,
     ]);
     return {
-      payload: p,
+      payload: { ...p, marker: paymentMarker(approval) },
       target: `${p.partner} (${counterpartyOf(p.partner_id)})`,
       effect,
       audit: {
@@ -121,7 +139,7 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> 
     return odooUnavailable(this.o);
   }
 
-  async perform(prepared: Prepared<RegisterPayment>): Promise<Performed> {
+  async perform(prepared: Prepared<RegisterPaymentPayload>): Promise<Performed> {
     const p = prepared.payload;
     if (p.amount > this.o.ceiling) {
       throw new ActionFailure(
@@ -133,9 +151,15 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> 
     const context = { active_model: 'account.move', active_ids: [p.odoo_id] };
     let wizard: number;
     try {
-      await this.check(client, p);
+      const earlier = await this.paidInOdoo(client, p);
+      if (earlier) return earlier;
+      const billName = await this.check(client, p);
       // The wizard is a transient record: creating it pays nothing (a failure here is still "not done").
-      wizard = await client.create('account.payment.register', { amount: p.amount }, { context });
+      wizard = await client.create(
+        'account.payment.register',
+        { amount: p.amount, communication: `${billName} ${p.marker}` },
+        { context },
+      );
     } catch (error) {
       throw beforeWrite(error);
     }
@@ -179,8 +203,65 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> 
     };
   }
 
-  /** The bill must be a posted vendor bill of the approved partner and currency, not paid, owing at least the amount. */
-  private async check(client: OdooClient, p: RegisterPayment): Promise<void> {
+  /**
+   * Done already, according to Odoo: a payment carrying this approval's marker (this machine paid it,
+   * then lost its ledger), or the bill fully paid (by a person, or by this machine). Read before any write.
+   */
+  private async paidInOdoo(client: OdooClient, p: RegisterPaymentPayload): Promise<Performed | undefined> {
+    // Odoo 18 renamed the payment's `ref` to `memo`: ask which one this server has.
+    const fields = await client.fieldsGet('account.payment', ['type']);
+    const memo = 'memo' in fields ? 'memo' : 'ref';
+    // ilike treats `_` as a wildcard: the exact marker is checked here.
+    const marked = (
+      await client.searchRead('account.payment', [[memo, 'ilike', p.marker]], ['name', 'state', memo], {
+        order: 'id asc',
+      })
+    ).filter(
+      (payment) => String(payment[memo]).includes(p.marker) && !NOT_PAID_STATES.has(String(payment.state)),
+    );
+    if (marked.length > 0) {
+      const names = marked.map((m) =>
+        typeof m.name === 'string' && m.name !== '/' ? m.name : `account.payment/${m.id}`,
+      );
+      return {
+        detail: `already paid in Odoo by this approval (${names.join(', ')}, memo ${p.marker}); not paid again`,
+        audit: {
+          odoo_id: p.odoo_id,
+          payment_id: marked[0]!.id,
+          name: names[0]!,
+          already_paid: true,
+          protocol: client.protocol,
+        },
+        effectId: names[0]!,
+      };
+    }
+    const [bill] = await client.read('account.move', [p.odoo_id], ['name', 'move_type', 'payment_state']);
+    if (
+      bill?.move_type === 'in_invoice' &&
+      (bill.payment_state === 'paid' || bill.payment_state === 'in_payment')
+    ) {
+      const name =
+        typeof bill.name === 'string' && bill.name !== '/' ? bill.name : `account.move ${p.odoo_id}`;
+      return {
+        detail: `already paid in Odoo: vendor bill ${name} is ${String(bill.payment_state)}; not paid again`,
+        audit: {
+          odoo_id: p.odoo_id,
+          payment_id: null,
+          name: null,
+          already_paid: true,
+          protocol: client.protocol,
+        },
+        effectId: `account.move/${p.odoo_id}/paid`,
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * The bill must be a posted vendor bill of the approved partner and currency, owing at least the
+   * amount; its name (for the payment's memo).
+   */
+  private async check(client: OdooClient, p: RegisterPayment): Promise<string> {
     const refuse = (why: string) =>
       new ActionFailure(`vendor bill account.move ${p.odoo_id}: ${why}; nothing was paid`, 'failed');
     const [bill] = await client.read(
@@ -207,6 +288,7 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPayment> 
         `it owes ${formatAmount(residual, p.currency)}, less than the approved ${formatAmount(p.amount, p.currency)}`,
       );
     }
+    return typeof bill.name === 'string' && bill.name !== '/' ? bill.name : `account.move ${p.odoo_id}`;
   }
 
   classify(error: unknown): 'not_sent' | 'failed' | 'uncertain' {

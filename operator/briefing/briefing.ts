@@ -86,12 +86,25 @@ export async function makeBriefing(options: BriefingOptions): Promise<Briefing> 
 
 /**
  * Commits a briefing through a vault port as one change (`<agent>: briefing <week>`), replacing the
- * week's earlier file, with the narrative's `llm_call` record and a `briefing_written` record.
+ * week's earlier file, with the narrative's `llm_call` record and a `briefing_written` record. With
+ * `onlyIfAbsent` (the operator's schedule) a file already there is kept: the result is a conflict.
  */
-export function commitBriefing(port: VaultPort, briefing: Briefing): Promise<ChangeResult> {
+export function commitBriefing(
+  port: VaultPort,
+  briefing: Briefing,
+  options: { onlyIfAbsent?: boolean } = {},
+): Promise<ChangeResult> {
   return port.apply({
     message: `${port.agent}: briefing ${briefing.data.week}`,
-    operations: [{ op: 'write', path: briefing.path, content: briefing.content, mode: 'replace' }],
+    preconditions: options.onlyIfAbsent ? [{ kind: 'absent', path: briefing.path }] : [],
+    operations: [
+      {
+        op: 'write',
+        path: briefing.path,
+        content: briefing.content,
+        mode: options.onlyIfAbsent ? 'create' : 'replace',
+      },
+    ],
     audit: [
       ...briefing.audit,
       {

@@ -11,17 +11,25 @@ export type BriefingSchedulerOptions = {
   hour?: number;
   clock?: () => Date;
   onError?: (error: unknown) => void;
+  /** The timer (tests drive it by hand); default setTimeout, unref'd. */
+  setTimer?: (fn: () => void, ms: number) => { cancel(): void };
+};
+
+const realTimer = (fn: () => void, ms: number) => {
+  const timer = setTimeout(fn, ms);
+  timer.unref?.();
+  return { cancel: () => clearTimeout(timer) };
 };
 
 /**
  * "The operator writes the briefing on Monday 07:00 in FTE_TIMEZONE": one timer to the next
  * nextBriefingAt(), re-armed after each run (DST-safe: the next time is computed on calendar days each
  * time). A failed run is reported and the next Monday is still scheduled. Run it on the leader only.
- * Not wired into operator/operator.ts yet: the chart's CronJob (charts/fte/templates/briefing.yaml) is the
- * scheduler in a cluster (docs/briefing.md).
+ * The operator runs it through BriefingWatcher (./watcher.ts), which adds the catch-up at start and the
+ * once-per-week rule (docs/briefing.md).
  */
 export class BriefingScheduler {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { cancel(): void } | undefined;
   private running = false;
   private readonly clock: () => Date;
 
@@ -41,15 +49,14 @@ export class BriefingScheduler {
 
   stop(): void {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private arm(at: Date): void {
     if (!this.running) return;
     const delay = Math.max(0, Math.min(at.getTime() - this.clock().getTime(), MAX_DELAY_MS));
-    this.timer = setTimeout(() => void this.fire(at), delay);
-    this.timer.unref?.();
+    this.timer = (this.o.setTimer ?? realTimer)(() => void this.fire(at), delay);
   }
 
   private async fire(at: Date): Promise<void> {

@@ -4,6 +4,7 @@ import { BriefingInputError, parseGoals, parseSubscriptionRules } from '../../co
 import { briefingPath, renderBriefing, templateNarrative } from '../../core/briefing/render.js';
 import {
   InvalidWeekError,
+  lastBriefingAt,
   nextBriefingAt,
   parseIsoWeek,
   previousWeek,
@@ -43,6 +44,18 @@ describe('ISO weeks in a time zone', () => {
     // Sunday 23:30 UTC is already Monday in Berlin
     expect(previousWeek(new Date('2026-03-08T23:30:00Z'), 'Europe/Berlin')).toEqual({ year: 2026, week: 10 });
     expect(previousWeek(new Date('2026-03-08T23:30:00Z'), 'UTC')).toEqual({ year: 2026, week: 9 });
+  });
+
+  it('lastBriefingAt: the latest Monday 07:00 local at or before now, across DST', () => {
+    const tz = 'Europe/Berlin';
+    const last = (iso: string, zone = tz) => lastBriefingAt(new Date(iso), zone).toISOString();
+    expect(last('2026-03-23T06:00:00Z')).toBe('2026-03-23T06:00:00.000Z'); // exactly then
+    expect(last('2026-03-23T05:59:59Z')).toBe('2026-03-16T06:00:00.000Z');
+    // Sunday 29 March clocks go forward: Monday 30 March 07:00 is 05:00 UTC
+    expect(last('2026-04-02T12:00:00Z')).toBe('2026-03-30T05:00:00.000Z');
+    expect(last('2026-03-29T12:00:00Z')).toBe('2026-03-23T06:00:00.000Z');
+    expect(last('2026-10-27T00:00:00Z')).toBe('2026-10-26T06:00:00.000Z');
+    expect(last('2026-03-09T06:59:00Z', 'UTC')).toBe('2026-03-02T07:00:00.000Z');
   });
 
   it('nextBriefingAt: Monday 07:00 local, across DST in both directions', () => {

@@ -609,9 +609,24 @@ describe('the Monday briefing CronJob (charts/fte/templates/briefing.yaml)', () 
     return names.sort();
   }
 
-  it('off by default', async () => {
+  // biome-ignore lint/suspicious/noExplicitAny: a rendered container.
+  const operatorEnv = (manifests: Manifest[]): Record<string, any> =>
+    Object.fromEntries(
+      find(manifests, 'Deployment', 'fte-operator')
+        .spec.template.spec.containers.find((c: { name: string }) => c.name === 'operator')
+        .env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+    );
+
+  it('off by default: the operator writes the briefing instead (FTE_BRIEFING=1, FTE_TIMEZONE from briefing.timeZone)', async () => {
     const manifests = await render({ values: [examplePath('with-odoo')] });
     expect(manifests.filter((m) => m.kind === 'CronJob').map((m) => m.metadata.name)).toEqual(['fte-backup']);
+    expect(operatorEnv(manifests).FTE_BRIEFING).toBe('1');
+    expect(operatorEnv(manifests).FTE_TIMEZONE).toBeUndefined();
+    const berlin = await render({
+      values: [examplePath('with-odoo')],
+      set: ['briefing.timeZone=Europe/Berlin'],
+    });
+    expect(operatorEnv(berlin)).toMatchObject({ FTE_BRIEFING: '1', FTE_TIMEZONE: 'Europe/Berlin' });
   });
 
   it.each(['with-odoo', 'https-token'])(
@@ -623,6 +638,8 @@ describe('the Monday briefing CronJob (charts/fte/templates/briefing.yaml)', () 
       });
       const cron = find(manifests, 'CronJob', 'fte-briefing');
       expect(cron.spec.schedule).toBe('0 7 * * 1');
+      // Never both: with the CronJob on, the operator does not write the briefing.
+      expect(operatorEnv(manifests).FTE_BRIEFING).toBe('0');
       expect(cron.spec.timeZone).toBe('Europe/Berlin');
       expect(cron.spec.concurrencyPolicy).toBe('Forbid');
       const pod = cron.spec.jobTemplate.spec.template.spec;

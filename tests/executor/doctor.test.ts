@@ -52,7 +52,18 @@ function expectNoSecret(run: CliResult): void {
   }
 }
 
-const CHECKS = ['env file', 'approval key', 'smtp', 'vault', 'remote', 'sync', 'clock', 'disk', 'page'];
+const CHECKS = [
+  'env file',
+  'approval key',
+  'smtp',
+  'odoo',
+  'vault',
+  'remote',
+  'sync',
+  'clock',
+  'disk',
+  'page',
+];
 
 describe('fte doctor', () => {
   it('says ok on every line for a good setup (real SMTP login, real remote) and exits 0', async () => {
