@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +12,8 @@ import { actionRegistry } from '../../executor/actions/index.js';
 import { NEW_PAYEE } from '../../executor/actions/register-payment.js';
 import { loadExecutorConfig, ratePerHour } from '../../executor/config.js';
 import { approveTask, type DecisionContext, DecisionError, resolveTask } from '../../executor/decisions.js';
-import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
+import { type OdooWho, odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
+import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import {
   auditRecords,
   type CliResult,
@@ -38,13 +38,8 @@ import {
  * the executor posts or pays with the laptop's key, at most once.
  */
 
-type Who = 'admin' | 'cloud' | 'laptop';
-const KEYS: Record<Who, string> = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
-const users = () => DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as Who]] }));
+const KEYS = odooKeys();
+const users = () => odooUsers(KEYS);
 
 async function odooServer(version: string): Promise<OdooTestServer> {
   const server = await startOdooServer({ version, users: users(), today: () => '2026-03-15' });
@@ -52,16 +47,8 @@ async function odooServer(version: string): Promise<OdooTestServer> {
   return server;
 }
 
-const settings = (server: OdooTestServer, who: Who, o: Partial<OdooSettings> = {}): OdooSettings => ({
-  url: server.url,
-  database: 'odoo',
-  login: who,
-  apiKey: KEYS[who],
-  protocol: 'auto',
-  timeoutMs: 5_000,
-  readRetries: 1,
-  ...o,
-});
+const settings = (server: OdooTestServer, who: OdooWho, o: Partial<OdooSettings> = {}) =>
+  odooSettings(server, KEYS, who, { readRetries: 1, ...o });
 
 const admin = (server: OdooTestServer) => OdooClient.connect(settings(server, 'admin'));
 
@@ -145,7 +132,7 @@ const laptopConfig = (
   server: OdooTestServer,
   o: Partial<OdooSettings> = {},
   ceiling = 1000,
-  who: Who = 'laptop',
+  who: OdooWho = 'laptop',
 ) => config(undefined, { odoo: settings(server, who, o), paymentCeiling: ceiling });
 
 /** The owner's `fte approve`, in process, with the laptop's executors and ledger (what openLocal builds). */

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Check, runDoctor } from '../../executor/doctor.js';
-import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
+import { odooKeys, odooUsers } from '../odoo/keys.js';
+import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import {
   type CliResult,
   onCleanup,
@@ -24,15 +25,11 @@ import {
  * key is never printed.
  */
 
-const KEYS = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
+const KEYS = odooKeys();
 const WRONG_KEY = `wrong${randomBytes(16).toString('hex')}`;
 
 async function odooServer(version: string): Promise<OdooTestServer> {
-  const users = DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as keyof typeof KEYS]] }));
+  const users = odooUsers(KEYS);
   const server = await startOdooServer({ version, users });
   onCleanup(() => server.close());
   return server;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +8,8 @@ import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
 import { actionRegistry } from '../../executor/actions/index.js';
 import { approveTask, type DecisionContext } from '../../executor/decisions.js';
-import { DEFAULT_USERS, type OdooTestServer, startOdooServer } from '../odoo/server.js';
+import { type OdooWho, odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
+import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import {
   type Clone,
   config,
@@ -30,30 +30,17 @@ import {
  * than the approved amount. Against the test Odoo server over HTTP and a real git world.
  */
 
-type Who = 'admin' | 'cloud' | 'laptop';
-const KEYS: Record<Who, string> = {
-  admin: `adm${randomBytes(16).toString('hex')}`,
-  cloud: `cld${randomBytes(16).toString('hex')}`,
-  laptop: `lap${randomBytes(16).toString('hex')}`,
-};
+const KEYS = odooKeys();
 
 async function odooServer(version: string): Promise<OdooTestServer> {
-  const users = DEFAULT_USERS.map((u) => ({ ...u, apiKeys: [KEYS[u.login as Who]] }));
+  const users = odooUsers(KEYS);
   const server = await startOdooServer({ version, users, today: () => '2026-03-15' });
   onCleanup(() => server.close());
   return server;
 }
 
-const settings = (server: OdooTestServer, who: Who, o: Partial<OdooSettings> = {}): OdooSettings => ({
-  url: server.url,
-  database: 'odoo',
-  login: who,
-  apiKey: KEYS[who],
-  protocol: 'auto',
-  timeoutMs: 5_000,
-  readRetries: 1,
-  ...o,
-});
+const settings = (server: OdooTestServer, who: OdooWho, o: Partial<OdooSettings> = {}) =>
+  odooSettings(server, KEYS, who, { readRetries: 1, ...o });
 
 const admin = (server: OdooTestServer) => OdooClient.connect(settings(server, 'admin'));
 
