@@ -38,7 +38,7 @@ demo: build
 test: build
 	bash scripts/test-setup.sh
 	npx biome check .
-	npx vitest run
+	bash scripts/test-lanes.sh
 
 bench: build
 	node dist/bench/run.js

@@ -18,7 +18,7 @@ export const REMOTE = 'origin';
 const REMOTE_REF = `${REMOTE}/${BRANCH}`;
 /**
  * A rejected push means the remote moved on, which is progress, not failure: keep rebasing and retrying
- * (with jittered backoff, so two agents never retry in lockstep) for up to this long.
+ * (with jittered backoff, so two agents never retry in lockstep) for up to this long (default).
  */
 const PUSH_RETRY_BUDGET_MS = 120_000;
 
@@ -86,6 +86,8 @@ export type VaultRepoOptions = {
   sweepExclude?: string[];
   /** Secrets this machine holds (the laptop's approval key): a file containing one is never committed. */
   knownSecrets?: Buffer[];
+  /** How long one sync keeps rebasing and pushing while every push is rejected (default 120 s). */
+  pushRetryBudgetMs?: number;
 };
 
 /**
@@ -144,11 +146,13 @@ export class VaultRepo {
   private ownerLock: OwnerLock | undefined;
 
   private readonly knownSecrets: Buffer[] | undefined;
+  private readonly pushRetryBudgetMs: number;
   /** What git said when the last `rebase --continue/--skip` stopped, for a rebase that makes no progress. */
   private lastRebaseError = '';
 
   constructor(options: VaultRepoOptions) {
     this.knownSecrets = options.knownSecrets;
+    this.pushRetryBudgetMs = options.pushRetryBudgetMs ?? PUSH_RETRY_BUDGET_MS;
     this.root = options.root;
     this.agent = assertFolderName('agent', options.agent);
     this.clock = options.clock ?? (() => new Date());
@@ -347,9 +351,11 @@ export class VaultRepo {
     const report = this.emptyReport('local-only');
     report.refused = pending.refused;
     if (!(await this.hasRemote())) return report;
-    const deadline = Date.now() + PUSH_RETRY_BUDGET_MS;
+    const deadline = Date.now() + this.pushRetryBudgetMs;
+    let attempts = 0;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (attempt > 0) await jitteredBackoff(attempt);
+      attempts = attempt + 1;
       const state = await loadRemoteState(this.root);
       let fetched: Fetched;
       try {
@@ -381,11 +387,9 @@ export class VaultRepo {
         // Someone pushed in between: fetch, rebase and try again.
       }
     }
-    return {
-      ...report,
-      state: 'offline',
-      error: `push still rejected after ${PUSH_RETRY_BUDGET_MS / 1000} s of retries`,
-    };
+    const error = `push still rejected after ${attempts} attempts in ${this.pushRetryBudgetMs / 1000} s: the remote kept moving between our fetch and our push; our commits stay here and go with the next sync`;
+    this.onEvent({ kind: 'offline', message: error });
+    return { ...report, state: 'offline', error };
   }
 
   private offline(report: SyncReport, error: unknown): SyncReport {
@@ -887,7 +891,7 @@ export class VaultRepo {
       throw error;
     }
     if (!(await this.hasRemote())) return { result: 'won', path: target };
-    const deadline = Date.now() + PUSH_RETRY_BUDGET_MS;
+    const deadline = Date.now() + this.pushRetryBudgetMs;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (attempt > 0) await jitteredBackoff(attempt);
       try {
@@ -949,7 +953,7 @@ export class VaultRepo {
     await this.undoClaim(source, target);
     return {
       result: 'offline',
-      error: `push still rejected after ${PUSH_RETRY_BUDGET_MS / 1000} s of retries`,
+      error: `push still rejected after ${this.pushRetryBudgetMs / 1000} s of retries`,
     };
   }
 

@@ -202,19 +202,17 @@ describe('the hardened frontmatter parser', () => {
     expect(parseMarkdown(doc('a: &x hi\nb: *x')).data).toEqual({ a: 'hi', b: 'hi' });
   });
 
+  // Each input below is also invalid YAML (an unterminated quote or bracket, duplicate keys): had the
+  // parser seen it first, the error would say so. The size and depth refusals prove they come first.
   it('refuses oversized frontmatter before parsing it', () => {
-    const started = performance.now();
-    refuses(`type: email\npad: "${'x'.repeat(MAX_FRONTMATTER_BYTES)}"`, /frontmatter too large/);
+    refuses(`type: email\npad: "${'x'.repeat(MAX_FRONTMATTER_BYTES)}`, /frontmatter too large/);
     refuses(`type: email\n${'k: v\n'.repeat(MAX_FRONTMATTER_BYTES / 4)}`, /frontmatter too large/);
-    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
-  it('refuses deep nesting quickly, without a stack overflow', () => {
-    const started = performance.now();
+  it('refuses deep nesting before parsing it, without a stack overflow', () => {
     refuses(`x: ${'['.repeat(100_000)}`, /nested too deeply/);
     refuses(`x: ${'{a: '.repeat(1_000)}`, /nested too deeply/);
     refuses(`x:\n${'- '.repeat(10_000)}a`, /nested too deeply/);
-    expect(performance.now() - started).toBeLessThan(2_000);
     expect(parseMarkdown(doc('x: [[1, 2], {a: [b]}]')).data).toEqual({ x: [[1, 2], { a: ['b'] }] });
   });
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync } from 'node:fs';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../core/audit.js';
@@ -500,10 +500,28 @@ describe('a hostile remote cannot stop the laptop', () => {
     expect(last.remoteRefused?.reason).toMatch(/more than the limit/);
     // The fetch that got it ran longer than the stall timeout: a fixed timeout that low would have killed it.
     expect(lastPassMs).toBeGreaterThan(1_000);
-    // The next pass does not fetch it again, nor check it again.
-    const started = Date.now();
-    expect((await ctx.victim.sync()).state).toBe('refused');
-    expect(Date.now() - started).toBeLessThan(3_000);
+    // The next pass does not fetch it again, nor check it again: git's own trace of that pass (a new
+    // VaultRepo on the clone, its git processes started with GIT_TRACE) shows a fetch that brought no
+    // pack and no listing of the refused tip's tree.
+    const trace = join(ctx.root, 'git-trace.log');
+    process.env.GIT_TRACE = trace;
+    let again: VaultRepo;
+    try {
+      again = new VaultRepo({
+        root: ctx.victimDir,
+        agent: 'local',
+        sweepExclude: ['Approved', 'Rejected'],
+        stallTimeoutMs: 1_000,
+        limits: { maxBlobBytes: 25 * 1024 * 1024 },
+      });
+    } finally {
+      delete process.env.GIT_TRACE;
+    }
+    expect((await again.sync()).state).toBe('refused');
+    const traced = await readFile(trace, 'utf8');
+    expect(traced).toMatch(/built-in: git .*\bfetch\b/);
+    expect(traced).not.toMatch(/index-pack|unpack-objects/);
+    expect(traced).not.toContain(`ls-tree -r -z -l --full-tree ${last.remoteRefused?.commit}`);
     expect(existsSync(join(ctx.victimDir, 'Inbox/huge.bin'))).toBe(false);
   }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../core/audit.js';
@@ -233,5 +233,74 @@ describe('fte init', () => {
       domain: 'email',
       paths: ['Done/E2.md', 'Done/E2.item.md'],
     });
+  });
+
+  it('a remote that moves before every push: the retry budget runs out, nothing is lost, the next sync delivers', async () => {
+    const { root, remote, clones } = await remoteWithClones(['cloud', 'local']);
+    const local = clones.local!;
+    // The cloud's clone with a 1.5 s retry budget; its pre-push hook makes the local clone push first,
+    // every time: between our fetch/rebase and our push the remote has always moved on.
+    const events: string[] = [];
+    const cloud = new VaultRepo({
+      root: clones.cloud!.dir,
+      agent: 'cloud',
+      pushRetryBudgetMs: 1_500,
+      onEvent: (e) => events.push(`${e.kind}: ${e.message}`),
+    });
+    await cloud.change('cloud: draft M1', async () => [await addNote(clones.cloud!.dir, 'M1')]);
+    const hook = join(clones.cloud!.dir, '.git', 'hooks', 'pre-push');
+    const other = [
+      'env',
+      '-u',
+      'GIT_DIR',
+      '-u',
+      'GIT_INDEX_FILE',
+      '-u',
+      'GIT_WORK_TREE',
+      'git',
+      '-C',
+      `'${local.dir}'`,
+    ];
+    await writeFile(
+      hook,
+      [
+        '#!/bin/sh',
+        `n=$(($(cat '${root}/races' 2>/dev/null || echo 0) + 1)); echo $n > '${root}/races'`,
+        `mkdir -p '${local.dir}/Plans/files' && echo "race $n" > '${local.dir}/Plans/files/R'$n'.md'`,
+        `${other.join(' ')} add Plans/files >/dev/null 2>&1`,
+        `${other.join(' ')} -c user.name=racer -c user.email=r@x commit --quiet -m "local: race $n" >/dev/null 2>&1`,
+        `${other.join(' ')} push --quiet origin HEAD:main >/dev/null 2>&1`,
+        'exit 0',
+        '',
+      ].join('\n'),
+    );
+    await chmod(hook, 0o755);
+
+    const failed = await cloud.sync();
+    expect(failed.state).toBe('offline');
+    expect(failed.error).toMatch(
+      /^push still rejected after \d+ attempts in 1\.5 s: the remote kept moving between our fetch and our push; our commits stay here/,
+    );
+    expect(events.some((e) => e.startsWith('offline: push still rejected'))).toBe(true);
+    const races = Number((await readFile(join(root, 'races'), 'utf8')).trim());
+    expect(races).toBeGreaterThanOrEqual(2);
+    // Nothing lost: our commit is still ours, rebased on everything the remote got meanwhile.
+    expect(await git(clones.cloud!.dir, 'log', '--format=%s', 'origin/main..HEAD')).toBe('cloud: draft M1\n');
+    expect(await git(clones.cloud!.dir, 'status', '--porcelain')).toBe('');
+    expect(await git(remote, 'log', '--format=%s', 'main')).not.toMatch(/draft M1/);
+
+    // The remote stops moving: the next sync delivers, on top of every racing commit.
+    await rm(hook);
+    const next = await cloud.sync();
+    expect(next).toMatchObject({ state: 'synced', pushed: 1 });
+    const history = await git(remote, 'log', '--format=%s', 'main');
+    expect(history).toMatch(/^cloud: draft M1$/m);
+    for (let n = 1; n <= races; n++) expect(history).toMatch(new RegExp(`^local: race ${n}$`, 'm'));
+    expect(await readFile(join(clones.cloud!.dir, 'Plans/files/M1.md'), 'utf8')).toBe('note M1\n');
+    expect((await local.repo.sync()).state).toBe('synced');
+    expect(existsSync(join(local.dir, 'Plans/files/M1.md'))).toBe(true);
+    // History only ever moved forward.
+    const updates = await refUpdates(remote);
+    for (const [older, newer] of updates.slice(1)) expect(await isAncestor(remote, older, newer)).toBe(true);
   });
 });

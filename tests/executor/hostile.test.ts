@@ -412,6 +412,40 @@ describe('a compromised cloud against the local executive', () => {
     expect(smtp.received).toHaveLength(1);
   });
 
+  it('a move into Rejected/ of an Uncertain approval (intent, no outcome) is refused; the other tasks of the pass still send', async () => {
+    const w = await world();
+    const key = await testKey(w.keyFile);
+    const smtp = await smtpServer();
+    await approvedTasks(w, key, ['EMAIL_U', 'EMAIL_X', 'EMAIL_Y']);
+    const ledger = await localLedger(w);
+    const u = decodeApproval(await readFile(join(w.local.dir, 'Approved/EMAIL_U.md'), 'utf8'));
+    const uKey = `send_email:EMAIL_U:${u.data.content_sha256.slice(0, 16)}`;
+    // A kill between the intent and the outcome: nobody knows whether EMAIL_U went out.
+    await ledger.append({
+      ts: new Date().toISOString(),
+      key: uKey,
+      task: 'EMAIL_U',
+      action: 'send_email',
+      kind: 'intent',
+    });
+    expect((await ledger.state(uKey)).state).toBe('uncertain');
+    await rename(join(w.local.dir, 'Approved/EMAIL_U.md'), join(w.local.dir, 'Rejected/EMAIL_U.md'));
+
+    const report = await executive(w, key, smtp.port).pass();
+    expect(report.refused).toMatchObject([
+      { id: 'EMAIL_U', reason: expect.stringMatching(/not rejected: .*may have been \(uncertain\)/) },
+    ]);
+    expect(report.rejected).toEqual([]);
+    expect(report.sent.map((s) => s.id).sort()).toEqual(['EMAIL_X', 'EMAIL_Y']);
+    expect(smtp.received).toHaveLength(2);
+    expect(existsSync(join(w.local.dir, 'Rejected/EMAIL_U.md'))).toBe(false);
+    expect(existsSync(join(w.local.dir, 'Rejected/EMAIL_U.item.md'))).toBe(false);
+    // Never retried: it stays Uncertain for the owner to resolve, with the rejection refusal audited.
+    expect((await ledger.state(uKey)).state).toBe('uncertain');
+    const refusals = (await auditRecords(w.local.dir)).filter((r) => r.action_type === 'rejection_refused');
+    expect(refusals.map((r) => r.task)).toEqual(['EMAIL_U']);
+  });
+
   it('fte approve shows every recipient; a parameter it would not show is refused, and a Gmail id never becomes a header', async () => {
     const w = await world();
     const key = await testKey(w.keyFile);

@@ -59,6 +59,8 @@ export interface KubeTestCluster {
   kubeconfigPath: string;
   /** https://127.0.0.1:<port> */
   server: string;
+  /** etcd's client URL (http://127.0.0.1:<port>), for tests that act on the storage itself (compaction). */
+  etcdUrl: string;
   /** Admin bearer token (user `admin`, group `system:masters`). */
   token: string;
   /** PEM of the CA that signed the serving certificate. */
@@ -596,6 +598,7 @@ export async function startKubeApiServer(opts: StartKubeApiServerOptions = {}): 
     const cluster: KubeTestCluster = {
       kubeconfigPath,
       server,
+      etcdUrl,
       token,
       caCert,
       users,

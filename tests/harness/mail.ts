@@ -14,7 +14,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -283,11 +283,21 @@ ${
     const proc = child;
     if (!proc) return;
     if (proc.exitCode === null && proc.signalCode === null) {
+      // The master's SIGTERM leaves logged-in imap processes running (seen with 2.3.19: a client kept
+      // working through a "stopped" server), so its children are ended too: a stop is a real outage.
+      const children = proc.pid ? await childPids(proc.pid) : [];
       const exited = once(proc, 'exit');
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+      for (const pid of children) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone with the master.
+        }
+      }
     }
     child = undefined;
     await waitForPort(imapPort, false, 10_000, 'dovecot stop (imap)');
@@ -317,6 +327,19 @@ ${
     },
     log: () => tail(logPath, 200),
   };
+}
+
+/** Processes whose parent is `parent` (from /proc; Linux only, as the whole harness). */
+async function childPids(parent: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid …; comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === parent) pids.push(Number(name));
+  }
+  return pids;
 }
 
 // --------------------------------------------------------------------------------------------------------

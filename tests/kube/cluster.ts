@@ -52,8 +52,11 @@ export type TaskCluster = {
   stop(): Promise<void>;
 };
 
-export async function startTaskCluster(users: KubeTestUser[] = []): Promise<TaskCluster> {
-  const cluster = await startKubeApiServer({ users });
+export async function startTaskCluster(
+  users: KubeTestUser[] = [],
+  extraApiServerArgs: string[] = [],
+): Promise<TaskCluster> {
+  const cluster = await startKubeApiServer({ users, extraApiServerArgs });
   const ok = async (args: string[], input?: string): Promise<string> => {
     const r = await kubectl(cluster, args, { input });
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);

@@ -121,21 +121,31 @@ describe('IMAP watcher against Dovecot', () => {
   test('the IMAP server stopped and restarted under a running watcher: nothing lost, nothing duplicated', async () => {
     const account = freshAccount();
     const vault = await watchedVault(account, { pollMs: 300 });
-    const running = runInBackground(vault.watcher());
+    const watcher = vault.watcher();
+    const running = runInBackground(watcher);
     try {
       await imapAppend(account, rawMessage({ messageId: '<before-stop@customer.test>', subject: 'before' }));
       await waitFor('the first item', async () => (await emailItems(vault.dir)).length === 1);
+      expect(watcher.status().lastError).toBeUndefined();
 
       await dovecot.stop();
-      // The watcher is now reconnecting with backoff against a closed port.
-      await new Promise((r) => setTimeout(r, 600));
+      // The watcher saw the outage: it lost its connection and a reconnect found the port closed.
+      await waitFor('a refused reconnect', async () => {
+        const status = watcher.status();
+        return !status.connected && /ECONNREFUSED/.test(status.lastError ?? '');
+      });
       await dovecot.start();
       await imapAppend(account, rawMessage({ messageId: '<after-restart@customer.test>', subject: 'after' }));
       await imapAppend(account, rawMessage({ messageId: null, subject: 'after, without a Message-ID' }));
       await waitFor('three items', async () => (await emailItems(vault.dir)).length === 3, 30_000);
 
-      // Once more, while it is idle on the new connection.
+      // Once more, while it is idle on the new connection: the stop is seen as a lost connection.
+      await waitFor(
+        'idle on a new connection',
+        async () => watcher.status().connected && watcher.status().idle,
+      );
       await dovecot.stop();
+      await waitFor('the lost connection', async () => !watcher.status().connected);
       await dovecot.start();
       await imapAppend(
         account,

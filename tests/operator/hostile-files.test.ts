@@ -97,11 +97,10 @@ describe('hostile files beside a good item (the real `fte operator --once`)', ()
     // A FIFO: a plain readFile would wait for a writer forever.
     await exec('mkfifo', [join(inbox, 'FIFO.md')]);
 
-    const started = Date.now();
+    // runFte kills it after 60 s: a hang shows as a signal, not as a measured time.
     const run = await runFte(['operator', '--vault', cloud, '--once'], cleanEnv(), 60_000);
     expect(run.signal, 'the operator hung and was killed').toBeNull();
     expect(run.code, run.stderr.slice(-3000)).toBe(0);
-    expect(Date.now() - started).toBeLessThan(60_000);
     expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
 
     // The good item got its approval request.
