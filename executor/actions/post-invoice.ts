@@ -298,7 +298,8 @@ export class PostInvoiceExecutor implements ActionExecutor<PostInvoice> {
     if (move.move_type !== p.move_type)
       throw changed(`its type is ${String(move.move_type)}, not ${p.move_type}`);
     const partner = many2one(move.partner_id);
-    if (partner?.id !== p.partner_id) {
+    // The name is checked too: the owner approved a name, and an id alone could be anybody in Odoo.
+    if (partner?.id !== p.partner_id || partner.name.trim() !== p.partner) {
       throw changed(
         `its partner is ${partner ? `${partner.name} (${partner.id})` : 'empty'}, not ${p.partner} (${p.partner_id})`,
       );

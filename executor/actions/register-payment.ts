@@ -274,7 +274,8 @@ export class RegisterPaymentExecutor implements ActionExecutor<RegisterPaymentPa
     if (bill.state !== 'posted') throw refuse(`it is ${String(bill.state)}, not posted`);
     if (bill.payment_state === 'paid') throw refuse('it is already paid in Odoo');
     const partner = many2one(bill.partner_id);
-    if (partner?.id !== p.partner_id) {
+    // The name is checked too: the owner approved a name, and an id alone could be anybody in Odoo.
+    if (partner?.id !== p.partner_id || partner.name.trim() !== p.partner) {
       throw refuse(
         `its partner is ${partner ? `${partner.name} (${partner.id})` : 'empty'}, not ${p.partner} (${p.partner_id}) as approved`,
       );

@@ -282,6 +282,25 @@ describe.each([
     expect(calls(server, 'action_post')).toBe(0);
   });
 
+  it('an invoice whose partner the approval names differently than Odoo does is refused: not posted', async () => {
+    const w = await world();
+    const server = await odooServer(version);
+    const key = await testKey(w.keyFile);
+    const inv = await draftInvoice(server, 'Acme SA');
+    await cloudApproval(w.cloud, 'INV_N', 'post_invoice', {
+      ...invoiceParameters(inv),
+      partner: 'Your Bank Ltd',
+    });
+    await pull(w);
+    await approveAll(w, server, ['INV_N']);
+    const report = await executive(w, key, undefined, { config: laptopConfig(server, { protocol }) }).pass();
+    expect(report.failed.map((f) => f.id)).toEqual(['INV_N']);
+    expect(report.failed[0]!.reason).toMatch(
+      /its partner is Acme SA \(\d+\), not Your Bank Ltd \(\d+\)\); nothing was posted/,
+    );
+    expect(calls(server, 'action_post')).toBe(0);
+  });
+
   it("the cloud's draft-only key given as the posting key: Odoo refuses (AccessError), the task fails with a clear reason", async () => {
     const w = await world();
     const server = await odooServer(version);

@@ -108,9 +108,9 @@ async function approve(w: World, server: OdooTestServer, id: string): Promise<vo
   await approveTask(ctx, await testKey(w.keyFile), id, 'cli');
 }
 
-const parameters = (billId: number, partnerId: number, amount: number) => ({
+const parameters = (billId: number, partnerId: number, amount: number, partner = 'Hosting Ltd') => ({
   odoo_id: billId,
-  partner: 'Hosting Ltd',
+  partner,
   partner_id: partnerId,
   amount,
   currency: 'EUR',
@@ -128,13 +128,20 @@ const calls = (server: OdooTestServer, method: string) =>
   server.calls.filter((c) => c.method === method).length;
 
 /** A world with a vendor, a posted bill, the cloud's approval pulled and approved by the owner. */
-async function approvedPayment(version: string, id: string, billAmount: number, amount: number) {
+async function approvedPayment(
+  version: string,
+  id: string,
+  billAmount: number,
+  amount: number,
+  /** The payee's name as the cloud wrote it in the approval (Odoo's is "Hosting Ltd"). */
+  shownName = 'Hosting Ltd',
+) {
   const w = await world();
   const server = await odooServer(version);
   const key = await testKey(w.keyFile);
   const partner = await (await admin(server)).create('res.partner', { name: 'Hosting Ltd' });
   const bill = await postedBill(server, partner, billAmount);
-  await cloudApproval(w.cloud, id, parameters(bill, partner, amount));
+  await cloudApproval(w.cloud, id, parameters(bill, partner, amount, shownName));
   await executive(w, key, undefined).pass(); // pulls the approval
   await approve(w, server, id);
   return { w, server, key, bill };
@@ -213,6 +220,21 @@ describe.each([
         },
       ]);
       expect((await payments(server)).map((p) => p.amount)).toEqual([70]);
+    });
+
+    it('a payee shown under another name than Odoo has for that partner id is refused: nothing paid', async () => {
+      const { w, server, key } = await approvedPayment(version, 'BILL_NAME', 100, 100, 'Trusted Supplies SA');
+      const report = await executive(w, key, undefined, { config: laptop(server) }).pass();
+      expect(report.failed).toEqual([
+        {
+          id: 'BILL_NAME',
+          reason: expect.stringMatching(
+            /its partner is Hosting Ltd \(\d+\), not Trusted Supplies SA \(\d+\) as approved; nothing was paid/,
+          ),
+        },
+      ]);
+      expect(calls(server, 'action_create_payments')).toBe(0);
+      expect(await payments(server)).toEqual([]);
     });
 
     it('a bill a person paid partly, still owing the approved amount, is paid (once)', async () => {
