@@ -29,7 +29,11 @@ export const MAX_FRONTMATTER_DEPTH = 64;
 export const MAX_ALIAS_COUNT = 50;
 
 const OPENING = /^\uFEFF?---[ \t]*\r?\n/;
-const CLOSING = /^---[ \t]*$/m;
+/**
+ * The closing fence: a `---` line. Lines end at `\n` or `\r` only, as in YAML: not at U+2028/U+2029, which
+ * a multiline JS regex would also take for line ends, though YAML writes them unescaped inside values.
+ */
+const CLOSING = /(?<=^|[\n\r])---[ \t]*(?=[\r\n]|$)/;
 
 /**
  * Parses `---\n<yaml>\n---\n<body>`; pure, never throws anything but FrontmatterError. Hardened against
