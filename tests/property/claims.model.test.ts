@@ -226,17 +226,19 @@ class Unreachable implements fc.AsyncCommand<Model, Real> {
   toString = () => `unreachable(${this.agent}, ${this.id})`;
 }
 
-type KillPoint = 'fetched' | 'moved' | 'moved+index.lock' | 'committed';
+type KillPoint = 'start' | 'moved' | 'moved+index.lock' | 'committed';
 
 /**
- * The agent's process dies mid-way: after a sync's fetch (origin/main ahead of HEAD), or in a claim after
- * the move, during its `git add` (a stale index.lock), or after its commit. Its owner lock is left behind
- * by a dead pid; the next command gets a fresh VaultRepo on the same clone, which repairs it first.
+ * The agent's process dies mid-way, in a claim: at its start (nothing done), after the move, during its
+ * `git add` (a stale index.lock), or after its commit; and maybe an earlier process died in a sync right
+ * after its fetch (origin/main ahead of HEAD). Its owner lock is left behind by a dead pid; the next
+ * command gets a fresh VaultRepo on the same clone, which repairs it first.
  */
 class Kill implements fc.AsyncCommand<Model, Real> {
   constructor(
     readonly agent: Agent,
     readonly id: string,
+    readonly afterFetch: boolean,
     readonly point: KillPoint,
   ) {}
   check = () => true;
@@ -246,25 +248,22 @@ class Kill implements fc.AsyncCommand<Model, Real> {
     // The process that dies starts like any other: it takes the clone over and repairs what the last
     // one left (a status read runs that under the lock), then gets as far as this kill point.
     await clone.repo.status(['Needs_Action']);
-    if (this.point === 'fetched') {
-      await git(dir, 'fetch', '--quiet', 'origin');
-    } else {
-      const source = `Needs_Action/email/${this.id}.md`;
-      const target = `In_Progress/${this.agent}/${this.id}.md`;
-      // A claim moves only an item its clone sees as free; otherwise it dies having done nothing.
-      if (existsSync(join(dir, source))) {
-        await mkdir(join(dir, 'In_Progress', this.agent), { recursive: true });
-        await rename(join(dir, source), join(dir, target));
-        model.pending[this.agent].add(this.id);
-        if (this.point === 'moved+index.lock') {
-          await writeFile(join(dir, '.git', 'index.lock'), '');
-          const old = new Date(Date.now() - 60_000);
-          await utimes(join(dir, '.git', 'index.lock'), old, old);
-        }
-        if (this.point === 'committed') {
-          await git(dir, 'add', '--all', '--', source, target);
-          await git(dir, 'commit', '--quiet', '--no-verify', '-m', `${this.agent}: claim ${this.id}`);
-        }
+    if (this.afterFetch) await git(dir, 'fetch', '--quiet', 'origin');
+    const source = `Needs_Action/email/${this.id}.md`;
+    const target = `In_Progress/${this.agent}/${this.id}.md`;
+    // A claim moves only an item its clone sees as free; otherwise it dies having done nothing.
+    if (this.point !== 'start' && existsSync(join(dir, source))) {
+      await mkdir(join(dir, 'In_Progress', this.agent), { recursive: true });
+      await rename(join(dir, source), join(dir, target));
+      model.pending[this.agent].add(this.id);
+      if (this.point === 'moved+index.lock') {
+        await writeFile(join(dir, '.git', 'index.lock'), '');
+        const old = new Date(Date.now() - 60_000);
+        await utimes(join(dir, '.git', 'index.lock'), old, old);
+      }
+      if (this.point === 'committed') {
+        await git(dir, 'add', '--all', '--', source, target);
+        await git(dir, 'commit', '--quiet', '--no-verify', '-m', `${this.agent}: claim ${this.id}`);
       }
     }
     // The dead process still "holds" the owner lock.
@@ -275,15 +274,20 @@ class Kill implements fc.AsyncCommand<Model, Real> {
     real.log.push(`${this}`);
     await checkInvariant(model, real);
   }
-  toString = () => `kill(${this.agent}, ${this.id}, ${this.point})`;
+  toString = () => `kill(${this.agent}, ${this.id}, ${this.afterFetch ? 'fetched, ' : ''}${this.point})`;
 }
 
 const agent = fc.constantFrom(...AGENTS);
 const item = fc.constantFrom(...ITEMS);
 const claim = fc.tuple(agent, item).map(([a, i]) => new Claim(a, i));
 const kill = fc
-  .tuple(agent, item, fc.constantFrom<KillPoint>('fetched', 'moved', 'moved+index.lock', 'committed'))
-  .map(([a, i, p]) => new Kill(a, i, p));
+  .tuple(
+    agent,
+    item,
+    fc.boolean(),
+    fc.constantFrom<KillPoint>('start', 'moved', 'moved+index.lock', 'committed'),
+  )
+  .map(([a, i, f, p]) => new Kill(a, i, f, p));
 // fc.commands picks uniformly among these: claims and kills are listed twice, to be tried twice as often.
 const commands = [
   claim,
