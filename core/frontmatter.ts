@@ -1,4 +1,4 @@
-import { isAlias, isNode, isScalar, parseDocument, stringify, visit } from 'yaml';
+import { isAlias, isNode, isScalar, parse, parseDocument, stringify, visit } from 'yaml';
 import { EXIT, FteError } from './errors.js';
 
 /** A markdown file split into its YAML frontmatter (kept whole, unknown keys included) and its body. */
@@ -29,7 +29,11 @@ export const MAX_FRONTMATTER_DEPTH = 64;
 export const MAX_ALIAS_COUNT = 50;
 
 const OPENING = /^\uFEFF?---[ \t]*\r?\n/;
-const CLOSING = /^---[ \t]*$/m;
+/**
+ * The closing fence: a `---` line. Lines end at `\n` or `\r` only, as in YAML: not at U+2028/U+2029, which
+ * a multiline JS regex would also take for line ends, though YAML writes them unescaped inside values.
+ */
+const CLOSING = /(?<=^|[\n\r])---[ \t]*(?=[\r\n]|$)/;
 
 /**
  * Parses `---\n<yaml>\n---\n<body>`; pure, never throws anything but FrontmatterError. Hardened against
@@ -169,7 +173,20 @@ function lineAt(text: string, offset: number): string | undefined {
 /** Renders frontmatter and body; undefined values are left out. */
 export function stringifyMarkdown(doc: MarkdownDoc): string {
   const data = Object.fromEntries(Object.entries(doc.data).filter(([, v]) => v !== undefined));
-  const yaml = Object.keys(data).length === 0 ? '' : stringify(data, { lineWidth: 0 });
+  const yaml = Object.keys(data).length === 0 ? '' : renderYaml(data);
   // One blank line after the closing fence; parseMarkdown strips exactly one, so bodies round-trip.
   return `---\n${yaml}---\n\n${doc.body}`;
+}
+
+/**
+ * The yaml library writes some strings as block scalars it then reads back differently (`" \n"` becomes
+ * `|+` over a blank line and loses its space): a mapping that does not read back equal is written with
+ * quoted strings instead, which always round-trip.
+ */
+function renderYaml(data: Record<string, unknown>): string {
+  const yaml = stringify(data, { lineWidth: 0 });
+  // Compared as JSON: values only, whatever the objects' prototypes.
+  return JSON.stringify(parse(yaml)) === JSON.stringify(data)
+    ? yaml
+    : stringify(data, { lineWidth: 0, blockQuote: false });
 }

@@ -60,7 +60,7 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
   // Approved/ would look like the owner's moves). Killed after git wrote the new index but before it moved
   // HEAD, the same files show as staged instead of behind a stale lock.
   if (indexWasLocked || unstaged) {
-    for (const path of await undoHalfCheckout(git, root, indexWasLocked)) {
+    for (const path of await undoHalfCheckout(git, root, agent, indexWasLocked)) {
       repairs.push({ kind: 'half_checkout', detail: path });
     }
   }
@@ -84,11 +84,22 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
 }
 
 /** Paths whose working-tree content is origin/main's and not HEAD's, set back to HEAD's; returns them. */
-async function undoHalfCheckout(git: Git, root: string, killedInGit: boolean): Promise<string[]> {
+async function undoHalfCheckout(
+  git: Git,
+  root: string,
+  agent: string,
+  killedInGit: boolean,
+): Promise<string[]> {
   if (!(await git.succeeds(['rev-parse', '--verify', '--quiet', 'refs/remotes/origin/main^{commit}'])))
     return [];
+  const entries = await statusEntries(git);
+  // A claim killed in its `git add` (the index lock left) moved the item itself: that is this agent's
+  // claim, committed as one below, not a checkout's doing. Putting Needs_Action/ back from HEAD here would
+  // leave the moved copy as a second, untracked one, which the next sync commits beside the remote's owner.
+  const claims = new Set(interruptedClaimPaths(agent, entries));
   const restored: string[] = [];
-  for (const { code, path } of await statusEntries(git)) {
+  for (const { code, path } of entries) {
+    if (claims.has(path)) continue;
     const inHead = await blobAt(git, 'HEAD', path);
     const inRemote = await blobAt(git, 'refs/remotes/origin/main', path);
     if (code === ' D') {
@@ -151,6 +162,21 @@ async function blobAt(git: Git, commit: string, path: string): Promise<string | 
  * remote that decided first), never swept into an ordinary commit that would keep both.
  */
 async function interruptedClaims(git: Git, agent: string, entries: StatusEntry[]): Promise<string[]> {
+  const { gone, claims } = findInterruptedClaims(agent, entries);
+  for (const id of claims) {
+    const source = gone.get(id) as string;
+    const target = `${FOLDERS.inProgress}/${agent}/${id}.md`;
+    await git.run(['add', '--all', '--', `:(literal)${source}`, `:(literal)${target}`]);
+    await git.run(['commit', '--quiet', '--no-verify', '-m', `${agent}: claim ${id}`]);
+  }
+  return claims;
+}
+
+/** Ids moved from `Needs_Action/<d>/` (deleted there) to an untracked `In_Progress/<agent>/`, and their sources. */
+function findInterruptedClaims(
+  agent: string,
+  entries: StatusEntry[],
+): { gone: Map<string, string>; claims: string[] } {
   const gone = new Map<string, string>();
   const added: string[] = [];
   for (const { code, path } of entries) {
@@ -160,14 +186,13 @@ async function interruptedClaims(git: Git, agent: string, entries: StatusEntry[]
     if (code === ' D' && path.startsWith(`${FOLDERS.needsAction}/`)) gone.set(id, path);
     if (code === '??' && path === `${FOLDERS.inProgress}/${agent}/${name}`) added.push(id);
   }
-  const claims = added.filter((id) => gone.has(id));
-  for (const id of claims) {
-    const source = gone.get(id) as string;
-    const target = `${FOLDERS.inProgress}/${agent}/${id}.md`;
-    await git.run(['add', '--all', '--', `:(literal)${source}`, `:(literal)${target}`]);
-    await git.run(['commit', '--quiet', '--no-verify', '-m', `${agent}: claim ${id}`]);
-  }
-  return claims;
+  return { gone, claims: added.filter((id) => gone.has(id)) };
+}
+
+/** Both paths (source and target) of every interrupted claim in `entries`. */
+function interruptedClaimPaths(agent: string, entries: StatusEntry[]): string[] {
+  const { gone, claims } = findInterruptedClaims(agent, entries);
+  return claims.flatMap((id) => [gone.get(id) as string, `${FOLDERS.inProgress}/${agent}/${id}.md`]);
 }
 
 /** `.git/*.lock` and `.git/refs/**\/*.lock` that no live git process holds. */

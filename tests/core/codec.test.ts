@@ -59,7 +59,18 @@ function approvalText(overrides: Record<string, string> = {}): string {
 describe('markdown frontmatter', () => {
   it('round-trips data and body exactly, including leading blank lines', () => {
     for (const body of ['', 'one line', '\n\nstarts with blank lines\n', '---\nnot a fence in the body\n']) {
-      const doc = { data: { type: 'email', nested: { a: [1, 2] }, unicode: 'café 日本' }, body };
+      // U+2028/U+2029 are no line ends for YAML, which writes them raw: a "---" after one is no fence.
+      const doc = {
+        data: {
+          type: 'email',
+          nested: { a: [1, 2] },
+          unicode: 'café 日本',
+          sep: 'a\u2028---\u2029---',
+          // The yaml library alone writes this as a `|+` block that reads back as "\n".
+          blank: ' \n',
+        },
+        body,
+      };
       expect(parseMarkdown(stringifyMarkdown(doc))).toEqual(doc);
     }
   });

@@ -85,6 +85,37 @@ describe('a clone left behind by a killed process is repaired by the next operat
     await expectClean(local.dir);
   });
 
+  it('a claim killed in its git add while origin/main is ahead yields to the remote owner, leaving no second copy', async () => {
+    // Found by the claim model (tests/property/claims.model.test.ts): the repair took the claim's move for
+    // a half checkout, put Needs_Action/ back and left the moved copy untracked; the next sync committed
+    // it beside the other agent's claim, so the item was owned twice.
+    const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+    const cloud = clones.cloud!;
+    const local = clones.local!;
+    await mkdir(join(cloud.dir, 'Needs_Action/email'), { recursive: true });
+    await writeFile(join(cloud.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\nhi\n');
+    await cloud.repo.commit('cloud: add E9');
+    await cloud.repo.sync();
+    await local.repo.sync();
+    expect((await cloud.repo.claim('E9')).result).toBe('won');
+    // Local: a sync killed after its fetch (origin/main ahead of HEAD), then a claim killed in `git add`.
+    await git(local.dir, 'fetch', '-q', 'origin');
+    await mkdir(join(local.dir, 'In_Progress/local'), { recursive: true });
+    await rename(join(local.dir, 'Needs_Action/email/E9.md'), join(local.dir, 'In_Progress/local/E9.md'));
+    const past = new Date(Date.now() - 60_000);
+    await writeFile(join(local.dir, '.git', 'index.lock'), '');
+    await utimes(join(local.dir, '.git', 'index.lock'), past, past);
+
+    const report = await new VaultRepo({ root: local.dir, agent: 'local' }).sync();
+    expect(report.state).toBe('synced');
+    expect(report.lostClaims).toEqual(['E9']);
+    const tree = (await git(remote, 'ls-tree', '-r', '--name-only', 'main')).split('\n');
+    expect(tree.filter((p) => p.endsWith('/E9.md'))).toEqual(['In_Progress/cloud/E9.md']);
+    expect(existsSync(join(local.dir, 'In_Progress/local/E9.md'))).toBe(false);
+    expect(existsSync(join(local.dir, 'Needs_Action/email/E9.md'))).toBe(false);
+    await expectClean(local.dir);
+  });
+
   it('a stale lock of fte itself (its holder is dead) is taken over', async () => {
     const { clones } = await remoteWithClones(['local']);
     const dir = clones.local!.dir;

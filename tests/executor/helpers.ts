@@ -181,10 +181,13 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
   connections: () => number;
   /** Messages whose data arrived (answered or not). */
   dataArrived: () => number;
+  /** Every message whose data arrived, raw, in order: also those dropped unanswered or refused. */
+  arrived: string[];
   waitFor: (count: number, timeoutMs?: number) => Promise<void>;
   close: () => Promise<void>;
 }> {
   const received: Received[] = [];
+  const arrived: string[] = [];
   let connections = 0;
   let dataArrived = 0;
   const auth = options.auth;
@@ -208,6 +211,7 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
         dataArrived++;
+        arrived.push(Buffer.concat(chunks).toString('utf8'));
         if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
         if (options.dropAfterData) {
           // Drop the connection after the message arrived, without answering.
@@ -243,6 +247,7 @@ export async function smtpServer(options: SmtpOptions = {}): Promise<{
     received,
     connections: () => connections,
     dataArrived: () => dataArrived,
+    arrived,
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (received.length < count) {
