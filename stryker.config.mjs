@@ -17,6 +17,7 @@ export default {
     'core/secret-guard.ts',
     // The executor.
     'executor/ledger.ts',
+    'executor/actions/at-most-once.ts',
     'executor/signature.ts',
     'executor/config.ts:151-176',
     // The operator.

@@ -12,6 +12,7 @@ export default defineConfig({
       'tests/core/codec.test.ts',
       'tests/core/secret-guard.test.ts',
       'tests/core/yielding.test.ts',
+      'tests/executor/at-most-once.test.ts',
       'tests/executor/ledger.test.ts',
       'tests/executor/signature.test.ts',
       'tests/operator/credentials.test.ts',

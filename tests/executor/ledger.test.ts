@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +39,9 @@ describe('stateOf: what may happen next for one key', () => {
     const resolvedSent = rec('resolution', 'k', { outcome: 'sent' });
     expect(stateOf([intent, resolvedSent])).toMatchObject({ state: 'sent', last: resolvedSent });
     expect(stateOf([intent, rec('resolution', 'k', { outcome: 'not_sent' })]).state).toBe('retry');
+    // An intent is a new attempt whatever it carries: a later intent makes a sent key uncertain again.
+    const stray = rec('intent', 'k', { outcome: 'sent' });
+    expect(stateOf([intent, rec('outcome', 'k', { outcome: 'sent' }), stray]).state).toBe('uncertain');
   });
 
   it('the last attempt record counts, whatever informational records follow it', () => {
@@ -100,6 +103,29 @@ describe('the ledger file', () => {
     expect((await ledger.state('a')).state).toBe('sent');
   });
 
+  it('sees a rewrite of the same size, and an append that left the modification time as it was', async () => {
+    const ledger = await ledgerWith([rec('intent', 'a')]);
+    expect(await ledger.records()).toEqual([rec('intent', 'a')]);
+    const before = await stat(ledger.path);
+    // Another process rewrote the line (same length): the modification time tells.
+    await writeFile(ledger.path, `${JSON.stringify(rec('intent', 'b'))}\n`);
+    await utimes(ledger.path, before.atime, new Date(before.mtimeMs + 5_000));
+    expect(await ledger.records()).toEqual([rec('intent', 'b')]);
+    // Another process appended within the same clock tick: the size tells.
+    const same = await stat(ledger.path);
+    await appendFile(ledger.path, `${JSON.stringify(rec('intent', 'c'))}\n`);
+    await utimes(ledger.path, same.atime, same.mtime);
+    expect(await ledger.records()).toEqual([rec('intent', 'b'), rec('intent', 'c')]);
+  });
+
+  it('a ledger that cannot be read is an error, never an empty ledger', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fte-ledger-'));
+    await writeFile(join(dir, 'state'), 'not a folder');
+    const ledger = new Ledger(join(dir, 'state', 'ledger.jsonl'));
+    await expect(ledger.records()).rejects.toThrow(/ENOTDIR/);
+    expect(() => ledger.recordsSync()).toThrow(/ENOTDIR/);
+  });
+
   it('never reads or appends through a link', async () => {
     const ledger = await ledgerWith([rec('intent', 'a')]);
     const linked = new Ledger(join(ledger.path, '..', 'link.jsonl'));
@@ -127,8 +153,24 @@ describe('the ledger file', () => {
     expect((await ledger.forTask('T1')).map((r) => r.kind)).toEqual(['intent', 'outcome', 'finished']);
     expect(await ledger.lastNo('T3')).toEqual(rec('expired', 'crashed', { task: 'T3', ts: at(6) }));
     expect(await ledger.lastNo('T1')).toBeUndefined();
+    expect((await ledger.state('crashed')).state).toBe('uncertain');
+    expect((await ledger.state('retry')).state).toBe('retry');
+    expect((await ledger.state('unknown')).state).toBe('fresh');
     expect(await ledger.unfinished()).toEqual(['T2']);
     expect(await ledger.unresolved()).toEqual([rec('intent', 'crashed', { task: 'T3' })]);
+  });
+
+  it('lastNo: the latest rejection or expiry of the task', async () => {
+    const ledger = await ledgerWith([
+      rec('rejected', 'k', { task: 'T', ts: at(1) }),
+      rec('expired', 'k', { task: 'T', ts: at(2) }),
+      rec('approved', 'k', { task: 'T', ts: at(3) }),
+      rec('rejected', 'k', { task: 'T', ts: at(4) }),
+      rec('rejected', 'k', { task: 'other', ts: at(5) }),
+      rec('rejected', 'j', { task: 'R', ts: at(6) }),
+    ]);
+    expect(await ledger.lastNo('T')).toEqual(rec('rejected', 'k', { task: 'T', ts: at(4) }));
+    expect(await ledger.lastNo('R')).toEqual(rec('rejected', 'j', { task: 'R', ts: at(6) }));
   });
 
   it('doneFor: a counterparty counts as paid only when its key is sent', () => {
@@ -188,6 +230,15 @@ describe('countSince: the side effects a rate limit counts', () => {
     expect(await ledger.countSince('send_email', new Date(T0 - 60 * 60_000))).toBe(1);
   });
 
+  it('the owner\'s "not sent" on an Uncertain send frees the task for a retry but still counts this hour', async () => {
+    const ledger = await ledgerWith([
+      rec('intent', 'k', { ts: at(-3) }),
+      rec('resolution', 'k', { ts: at(-2), outcome: 'not_sent' }),
+    ]);
+    expect((await ledger.state('k')).state).toBe('retry');
+    expect(await ledger.countSince('send_email', new Date(T0 - 60 * 60_000))).toBe(1);
+  });
+
   it('a retried send counts once: the refusal releases the first attempt, the retry counts', async () => {
     const ledger = await ledgerWith([
       rec('intent', 'k', { ts: at(-3) }),
@@ -206,7 +257,9 @@ describe('appending', () => {
     const ledger = await ledgerWith([]);
     await Promise.all(Array.from({ length: 20 }, (_, i) => ledger.append(rec('intent', `k${i}`))));
     const text = await readFile(ledger.path, 'utf8');
-    expect(text.split('\n').filter(Boolean)).toHaveLength(20);
+    // Exactly one line each: no blank line between them, none torn.
+    expect(text.split('\n')).toHaveLength(21);
+    expect(text.endsWith('}\n')).toBe(true);
     expect((await ledger.records()).map((r) => r.key).sort()).toEqual(
       Array.from({ length: 20 }, (_, i) => `k${i}`).sort(),
     );
