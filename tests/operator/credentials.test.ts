@@ -29,6 +29,8 @@ describe('send credentials the cloud operator refuses to hold', () => {
       SMTP_PASSWORD_HINT: 'x',
       MY_SMTP_PASSWORD: 'x',
       SMTP_OAUTH_TOKEN_FILE_OLD: 'x',
+      MY_SMTP_OAUTH_TOKEN_FILE: 'x',
+      MY_ODOO_POST_API_KEY: 'x',
       MY_WHATSAPP_SESSION: 'x',
       NOT_BANK_X: 'x',
       ACME_BANK_TOKEN_OLD: 'x',
@@ -57,6 +59,7 @@ describe('send credentials the cloud operator refuses to hold', () => {
         scopes: [
           'https://outlook.office.com/IMAP.AccessAsUser.All',
           'https://outlook.office.com/SMTP.Send',
+          'https://outlook.office.com/Mail.Send',
           7,
         ],
       }),
@@ -67,9 +70,12 @@ describe('send credentials the cloud operator refuses to hold', () => {
 
     expect(sendCredentialsIn({ IMAP_OAUTH_TOKEN_FILE: ` ${send} `, BANK_X: '1' })).toEqual([
       'BANK_X',
-      'IMAP_OAUTH_TOKEN_FILE (scopes allow sending: https://outlook.office.com/SMTP.Send)',
+      'IMAP_OAUTH_TOKEN_FILE (scopes allow sending: https://outlook.office.com/SMTP.Send https://outlook.office.com/Mail.Send)',
     ]);
-    expect(sendScopesOf(send)).toEqual(['https://outlook.office.com/SMTP.Send']);
+    expect(sendScopesOf(send)).toEqual([
+      'https://outlook.office.com/SMTP.Send',
+      'https://outlook.office.com/Mail.Send',
+    ]);
     for (const file of [read, broken, noScopes, join(dir, 'absent.json')]) {
       expect(sendCredentialsIn({ IMAP_OAUTH_TOKEN_FILE: file })).toEqual([]);
       expect(sendScopesOf(file)).toEqual([]);
