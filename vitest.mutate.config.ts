@@ -14,6 +14,7 @@ export default defineConfig({
       'tests/core/yielding.test.ts',
       'tests/executor/at-most-once.test.ts',
       'tests/executor/ledger.test.ts',
+      'tests/executor/rates.test.ts',
       'tests/executor/signature.test.ts',
       'tests/operator/credentials.test.ts',
       'tests/operator/decide.test.ts',
