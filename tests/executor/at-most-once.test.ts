@@ -90,7 +90,8 @@ const kinds = (records: LedgerRecord[]) => records.map((r) => `${r.kind}${r.outc
 describe('at most once', () => {
   it('sends once: intent, send, outcome and audit; a second run is already done, and after finished a replay', async () => {
     const smtp = await server();
-    const { runner, ledger, audits, send } = await setup(smtp.port);
+    let now = NOW;
+    const { runner, ledger, audits, send } = await setup(smtp.port, { clock: () => now });
     const a = approval('EMAIL_A');
     const key = idempotencyKey(a);
     expect(key).toBe(`send_email:EMAIL_A:${a.data.content_sha256.slice(0, 16)}`);
@@ -122,16 +123,25 @@ describe('at most once', () => {
     ]);
 
     expect(await runner.run(a, send)).toEqual({ kind: 'already_done', key, effectId: messageId });
+    // An earlier approval of the same task was filed before: the replay names when this one was.
+    await ledger.append({
+      ts: '2026-03-01T08:00:00.000Z',
+      key: 'send_email:EMAIL_A:0',
+      task: 'EMAIL_A',
+      action: 'send_email',
+      kind: 'finished',
+    });
+    now = new Date(NOW.getTime() + 60_000);
     await runner.finished(a, messageId);
     expect(await runner.run(a, send)).toEqual({
       kind: 'replay',
       key,
       effectId: messageId,
-      at: NOW.toISOString(),
+      at: now.toISOString(),
     });
     expect(smtp.received).toHaveLength(1);
-    expect(kinds(await ledger.records())).toEqual(['intent', 'outcome:sent', 'finished']);
-    expect((await ledger.records())[2]?.message_id).toBe(messageId);
+    expect(kinds(await ledger.records())).toEqual(['intent', 'outcome:sent', 'finished', 'finished']);
+    expect((await ledger.records())[3]?.message_id).toBe(messageId);
   });
 
   it('a refusal for good is final: failed now and on every later run, never sent again', async () => {
