@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MAJOR_MIN := 20
 
-.PHONY: all deps build demo test test-unit lint bench clean check-node base-image image
+.PHONY: all deps build demo test test-unit lint bench clean check-node base-image image mutate
 
 all: build
 
@@ -39,6 +39,12 @@ test: build
 	bash scripts/test-setup.sh
 	npx biome check .
 	bash scripts/test-lanes.sh
+
+# Mutation testing of the safety-critical modules (Stryker, stryker.config.mjs; docs/mutation.md). Slow;
+# incremental: a second run re-tests only what changed. Reports in reports/mutation/. Not part of `make test`.
+mutate: deps
+	npx stryker run stryker.config.mjs
+	node scripts/mutation-summary.mjs reports/mutation/mutation.json
 
 bench: build
 	node dist/bench/run.js

@@ -104,6 +104,65 @@ describe('signed approvals', () => {
   });
 });
 
+describe('what the signature binds', () => {
+  const signed = roundTrip(signApproval(KEY, request(), { now: NOW, by: 'owner', via: 'cli' }));
+  const withData = (data: Record<string, unknown>): Approval =>
+    ({ data: { ...signed.data, ...data }, body: signed.body }) as Approval;
+
+  it('who approved and when are signed: changing either is a forgery, and so is a cut signature', () => {
+    for (const changed of [
+      { approved_by: 'cloud' },
+      { approved_at: '2026-01-07T12:00:01.000Z' },
+      { approval_signature: 'hmac-sha256:abcd' },
+    ]) {
+      expect(verifyApproval(KEY, 'EMAIL_1', withData(changed), NOW)).toEqual({
+        ok: false,
+        code: 'forged',
+        reason: 'the approval signature does not verify with this machine’s approval key',
+      });
+    }
+  });
+
+  it('a signed file whose status is not approved is not an approval', () => {
+    expect(verifyApproval(KEY, 'EMAIL_1', withData({ status: 'pending' }), NOW)).toEqual({
+      ok: false,
+      code: 'not_approved',
+      reason: 'its status is pending, not approved',
+    });
+  });
+
+  it('the expiry is the first moment it is refused', () => {
+    const expires = new Date(signed.data.expires);
+    expect(verifyApproval(KEY, 'EMAIL_1', signed, new Date(expires.getTime() - 1))).toEqual({ ok: true });
+    expect(verifyApproval(KEY, 'EMAIL_1', signed, expires)).toEqual({
+      ok: false,
+      code: 'expired',
+      reason: `the approval request expired at ${signed.data.expires}`,
+    });
+  });
+
+  it('each refusal says why', () => {
+    expect(verifyApproval(KEY, 'EMAIL_2', signed, NOW)).toEqual({
+      ok: false,
+      code: 'mismatch',
+      reason: 'its task field "EMAIL_1" is not EMAIL_2',
+    });
+    expect(verifyApproval(KEY, 'EMAIL_1', withData({ approval_signature: undefined }), NOW)).toMatchObject({
+      code: 'unsigned',
+      reason: expect.stringMatching(/^not approved on this machine: it carries no owner signature/),
+    });
+    expect(verifyApproval(KEY, 'EMAIL_1', { data: signed.data, body: 'changed\n' }, NOW)).toMatchObject({
+      code: 'edited',
+      reason: 'the draft or its parameters changed after it was approved; review it and approve again',
+    });
+  });
+
+  it('an approval signed as the cloud drafted it keeps no original hash', () => {
+    expect(signed.data.original_content_sha256).toBeUndefined();
+    expect(signed.data.content_sha256).toBe(request().data.content_sha256);
+  });
+});
+
 describe('the approval key file', () => {
   it('is created 0600 on first use and read back unchanged', async () => {
     const dir = await tempDir();

@@ -262,3 +262,74 @@ describe('decide', () => {
     expect(decide(task(), s, ctx)).toEqual(decide(task(), s, ctx));
   });
 });
+
+describe('why a task waits: each reason and its message', () => {
+  it('a task whose files are all gone keeps its last phase', () => {
+    const gone = decide(task('E1', { phase: 'Done' } as Task['status']), { files: [] }, ctx);
+    expect(gone).toEqual({
+      phase: 'Done',
+      waiting: { reason: 'Gone', message: 'no file of this task is left in the vault' },
+    });
+    expect(decide(task(), { files: [] }, ctx).phase).toBe('NeedsAction');
+  });
+
+  it('an item in Done/ or Rejected/ is finished', () => {
+    for (const path of ['Done/E1.item.md', 'Rejected/E1.item.md']) {
+      expect(decide(task(), state({ item: item(path) }), ctx).waiting).toEqual({
+        reason: 'Finished',
+        message: `finished in ${path}`,
+      });
+    }
+  });
+
+  it('an approval another agent asked for is not ours; an item another agent claimed names it', () => {
+    const other = state({
+      item: item('In_Progress/local/E1.md'),
+      approval: approval('Pending_Approval/email/E1.md', { source: 'In_Progress/local/E1.md' }),
+    });
+    expect(decide(task(), other, ctx).waiting).toEqual({
+      reason: 'NotOurs',
+      message: 'another agent asked for this approval',
+    });
+    // Ours by the approval's source even when the item is gone from In_Progress/.
+    const ours = state({ approval: approval('Pending_Approval/email/E1.md') });
+    expect(decide(task(), ours, ctx).waiting?.reason).toBe('AwaitingApproval');
+    expect(decide(task(), state({ item: item('In_Progress/local/E1.md') }), ctx).waiting).toEqual({
+      reason: 'NotOurs',
+      message: 'claimed by local',
+    });
+  });
+
+  it('a domain not enabled, or without a handler, is left alone', () => {
+    const s = state({ item: item('Needs_Action/email/E1.md') });
+    expect(decide(task(), s, { ...ctx, enabledDomains: new Set(['accounting']) }).waiting).toEqual({
+      reason: 'DomainDisabled',
+      message: 'the email domain is not enabled in the Vault resource; left alone',
+    });
+    expect(decide(task(), s, { ...ctx, enabledDomains: new Set(['email']) }).step).toEqual({ kind: 'claim' });
+    expect(decide(task(), s, { ...ctx, handlers: new Map() }).waiting).toEqual({
+      reason: 'NoHandler',
+      message: 'no handler for the email domain; left for someone else',
+    });
+  });
+
+  it('an item marked failed or needing no reply waits, with the reason it carries', () => {
+    const failed = item(
+      'In_Progress/cloud/E1.md',
+      EMAIL.replace('subject: Invoice', 'subject: Invoice\nstatus: error\nerror: boom'),
+    );
+    expect(decide(task(), state({ item: failed }), ctx)).toMatchObject({
+      phase: 'Failed',
+      error: 'boom',
+      waiting: { reason: 'Failed', message: 'marked failed in the item; edit it (status: pending) to retry' },
+    });
+    const noReply = item(
+      'In_Progress/cloud/E1.md',
+      EMAIL.replace('subject: Invoice', 'subject: Invoice\ntriage: no_reply\ntriage_reason: a newsletter'),
+    );
+    expect(decide(task(), state({ item: noReply }), ctx).waiting).toEqual({
+      reason: 'NoReplyNeeded',
+      message: 'a newsletter',
+    });
+  });
+});

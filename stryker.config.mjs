@@ -1,0 +1,40 @@
+/**
+ * Mutation testing of the safety-critical modules (`make mutate`, docs/mutation.md). Incremental: the
+ * second run re-tests only mutants whose code or covering tests changed (reports/stryker-incremental.json).
+ * Line ranges (`file:from-to`) pick the rules inside a large module; keep them on the named functions when
+ * the file changes (docs/mutation.md lists them).
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutate.config.ts' },
+  coverageAnalysis: 'perTest',
+  mutate: [
+    // The vault boundary: the rebase rule for yielding commits (YIELDING_COMMIT, rebase(), undoClaim()).
+    'core/vault-repo.ts:96-96',
+    'core/vault-repo.ts:748-786',
+    'core/vault-repo.ts:957-972',
+    'core/secret-guard.ts',
+    // The executor.
+    'executor/ledger.ts',
+    'executor/actions/at-most-once.ts',
+    'executor/signature.ts',
+    'executor/config.ts:151-164',
+    'executor/config.ts:171-176',
+    // The operator.
+    'operator/decide.ts',
+    'operator/credentials.ts',
+  ],
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  clearTextReporter: { allowColor: false, logTests: false },
+  tempDirName: '.stryker-tmp',
+  ignorePatterns: ['dist', 'reports', 'coverage', 'bench', 'charts', 'dashboard', '.stryker-tmp'],
+  concurrency: 2,
+  timeoutMS: 60_000,
+  timeoutFactor: 2,
+  thresholds: { high: 90, low: 85, break: null },
+};

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The tests Stryker runs against each mutant (stryker.config.mjs, `make mutate`): only fast files that run
+ * the mutated modules in-process, against real git repos and temp folders. The heavy suites (kube-apiserver,
+ * Chromium, Dovecot, the CLI through dist/) never run here: a mutant in the TypeScript source does not reach
+ * dist/ anyway, and one of them takes longer than this whole list.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'tests/core/codec.test.ts',
+      'tests/core/secret-guard.test.ts',
+      'tests/core/yielding.test.ts',
+      'tests/executor/at-most-once.test.ts',
+      'tests/executor/ledger.test.ts',
+      'tests/executor/rates.test.ts',
+      'tests/executor/signature.test.ts',
+      'tests/operator/credentials.test.ts',
+      'tests/operator/decide.test.ts',
+    ],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    maxWorkers: 1,
+  },
+});
