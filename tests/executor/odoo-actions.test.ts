@@ -1,23 +1,19 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../core/audit.js';
-import { approvalContentHash, approvalParameters } from '../../core/codec.js';
 import { ConfigError } from '../../core/config.js';
-import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { HANDBOOK_FILE } from '../../core/layout.js';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
-import { actionRegistry } from '../../executor/actions/index.js';
 import { NEW_PAYEE } from '../../executor/actions/register-payment.js';
 import { loadExecutorConfig, ratePerHour } from '../../executor/config.js';
-import { approveTask, type DecisionContext, DecisionError, resolveTask } from '../../executor/decisions.js';
+import { DecisionError, resolveTask } from '../../executor/decisions.js';
 import { type OdooWho, odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
 import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import {
   auditRecords,
   type CliResult,
-  type Clone,
   config,
   executive,
   frontmatterOf,
@@ -31,6 +27,7 @@ import {
   type World,
   world,
 } from './helpers.js';
+import { approveWithOdoo, cloudAccountingApproval } from './odoo-world.js';
 
 /**
  * The laptop's Odoo actions (issue 13 part 4) against the test Odoo server over real HTTP and a real git
@@ -83,39 +80,7 @@ async function postedBill(server: OdooTestServer, partnerId: number, amount: num
   return id;
 }
 
-/** The cloud's approval request in `Pending_Approval/accounting/<id>.md`, committed and pushed. */
-async function cloudApproval(
-  cloud: Clone,
-  id: string,
-  action: 'post_invoice' | 'register_payment',
-  parameters: Record<string, unknown>,
-  push = true,
-): Promise<void> {
-  const created = new Date();
-  const data: Record<string, unknown> = {
-    type: 'approval_request',
-    task: id,
-    action,
-    domain: 'accounting',
-    ...parameters,
-    reason: action === 'post_invoice' ? 'invoice asked for by the client' : 'vendor bill due',
-    created: created.toISOString(),
-    expires: new Date(created.getTime() + 48 * 3_600_000).toISOString(),
-    status: 'pending',
-    drafter: 'template',
-  };
-  const body = `## ${action}\nPrepared by the cloud in Odoo.\n`;
-  data.content_sha256 = approvalContentHash(action, approvalParameters(data), body);
-  await mkdir(join(cloud.dir, 'Pending_Approval', 'accounting'), { recursive: true });
-  await writeFile(
-    join(cloud.dir, 'Pending_Approval', 'accounting', `${id}.md`),
-    stringifyMarkdown({ data, body }),
-  );
-  await cloud.repo.commit(`cloud: ${action} ${id}`, [`Pending_Approval/accounting/${id}.md`]);
-  if (!push) return;
-  const report = await cloud.repo.sync();
-  if (report.state !== 'synced') throw new Error(`cloud sync failed: ${report.error}`);
-}
+const cloudApproval = cloudAccountingApproval;
 
 const invoiceParameters = (inv: Awaited<ReturnType<typeof draftInvoice>>, lines = LINES) => ({
   odoo_id: inv.id,
@@ -135,28 +100,9 @@ const laptopConfig = (
   who: OdooWho = 'laptop',
 ) => config(undefined, { odoo: settings(server, who, o), paymentCeiling: ceiling });
 
-/** The owner's `fte approve`, in process, with the laptop's executors and ledger (what openLocal builds). */
-async function approveAll(w: World, server: OdooTestServer, ids: string[], ceiling = 1000) {
-  const key = await testKey(w.keyFile);
-  const ledger = await localLedger(w);
-  const ctx: DecisionContext = {
-    root: w.local.dir,
-    agent: 'local',
-    owner: 'owner',
-    audit: new AuditLog(w.local.dir),
-    clock: () => new Date(),
-    ledger,
-    actions: actionRegistry({
-      from: 'owner@example.com',
-      odoo: settings(server, 'laptop'),
-      paymentCeiling: ceiling,
-      ledger: () => ledger,
-    }),
-  };
-  const out = [];
-  for (const id of ids) out.push(await approveTask(ctx, key, id, 'cli'));
-  return out;
-}
+/** The owner's `fte approve`, in process, with the laptop's posting settings. */
+const approveAll = (w: World, server: OdooTestServer, ids: string[], ceiling = 1000) =>
+  approveWithOdoo(w, settings(server, 'laptop'), ids, ceiling);
 
 /** Pulls the cloud's approvals into the local clone (an executive pass with nothing configured). */
 async function pull(w: World): Promise<void> {

@@ -1,13 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../core/audit.js';
-import { approvalContentHash, approvalParameters } from '../../core/codec.js';
-import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
-import { actionRegistry } from '../../executor/actions/index.js';
-import { approveTask, type DecisionContext } from '../../executor/decisions.js';
 import { type OdooWho, odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
 import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import {
@@ -22,6 +17,7 @@ import {
   type World,
   world,
 } from './helpers.js';
+import { approveWithOdoo, cloudAccountingApproval } from './odoo-world.js';
 
 /**
  * register_payment checks Odoo's own state before paying (issue 13): a payment this machine made is
@@ -63,49 +59,11 @@ async function payInOdoo(server: OdooTestServer, billId: number, amount: number)
   await odoo.call('account.payment.register', 'action_create_payments', [wizard], {}, { context });
 }
 
-async function cloudApproval(cloud: Clone, id: string, parameters: Record<string, unknown>): Promise<void> {
-  const created = new Date();
-  const data: Record<string, unknown> = {
-    type: 'approval_request',
-    task: id,
-    action: 'register_payment',
-    domain: 'accounting',
-    ...parameters,
-    reason: 'vendor bill due',
-    created: created.toISOString(),
-    expires: new Date(created.getTime() + 48 * 3_600_000).toISOString(),
-    status: 'pending',
-    drafter: 'template',
-  };
-  const body = '## register_payment\nPrepared by the cloud in Odoo.\n';
-  data.content_sha256 = approvalContentHash('register_payment', approvalParameters(data), body);
-  await mkdir(join(cloud.dir, 'Pending_Approval', 'accounting'), { recursive: true });
-  await writeFile(
-    join(cloud.dir, 'Pending_Approval', 'accounting', `${id}.md`),
-    stringifyMarkdown({ data, body }),
-  );
-  await cloud.repo.commit(`cloud: register_payment ${id}`, [`Pending_Approval/accounting/${id}.md`]);
-  const report = await cloud.repo.sync();
-  if (report.state !== 'synced') throw new Error(`cloud sync failed: ${report.error}`);
-}
+const cloudApproval = (cloud: Clone, id: string, parameters: Record<string, unknown>) =>
+  cloudAccountingApproval(cloud, id, 'register_payment', parameters);
 
 async function approve(w: World, server: OdooTestServer, id: string): Promise<void> {
-  const ledger = await localLedger(w);
-  const ctx: DecisionContext = {
-    root: w.local.dir,
-    agent: 'local',
-    owner: 'owner',
-    audit: new AuditLog(w.local.dir),
-    clock: () => new Date(),
-    ledger,
-    actions: actionRegistry({
-      from: 'owner@example.com',
-      odoo: settings(server, 'laptop'),
-      paymentCeiling: 1000,
-      ledger: () => ledger,
-    }),
-  };
-  await approveTask(ctx, await testKey(w.keyFile), id, 'cli');
+  await approveWithOdoo(w, settings(server, 'laptop'), [id]);
 }
 
 const parameters = (billId: number, partnerId: number, amount: number, partner = 'Hosting Ltd') => ({

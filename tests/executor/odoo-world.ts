@@ -1,0 +1,68 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuditLog } from '../../core/audit.js';
+import { approvalContentHash, approvalParameters } from '../../core/codec.js';
+import { stringifyMarkdown } from '../../core/frontmatter.js';
+import type { OdooSettings } from '../../core/odoo/client.js';
+import { actionRegistry } from '../../executor/actions/index.js';
+import { approveTask, type DecisionContext } from '../../executor/decisions.js';
+import { type Clone, localLedger, testKey, type World } from './helpers.js';
+
+/** What the laptop's Odoo action tests share: the cloud's accounting approval and the owner's approve. */
+
+/** The cloud's approval request in `Pending_Approval/accounting/<id>.md`, committed and (by default) pushed. */
+export async function cloudAccountingApproval(
+  cloud: Clone,
+  id: string,
+  action: 'post_invoice' | 'register_payment',
+  parameters: Record<string, unknown>,
+  push = true,
+): Promise<void> {
+  const created = new Date();
+  const data: Record<string, unknown> = {
+    type: 'approval_request',
+    task: id,
+    action,
+    domain: 'accounting',
+    ...parameters,
+    reason: action === 'post_invoice' ? 'invoice asked for by the client' : 'vendor bill due',
+    created: created.toISOString(),
+    expires: new Date(created.getTime() + 48 * 3_600_000).toISOString(),
+    status: 'pending',
+    drafter: 'template',
+  };
+  const body = `## ${action}\nPrepared by the cloud in Odoo.\n`;
+  data.content_sha256 = approvalContentHash(action, approvalParameters(data), body);
+  await mkdir(join(cloud.dir, 'Pending_Approval', 'accounting'), { recursive: true });
+  await writeFile(
+    join(cloud.dir, 'Pending_Approval', 'accounting', `${id}.md`),
+    stringifyMarkdown({ data, body }),
+  );
+  await cloud.repo.commit(`cloud: ${action} ${id}`, [`Pending_Approval/accounting/${id}.md`]);
+  if (!push) return;
+  const report = await cloud.repo.sync();
+  if (report.state !== 'synced') throw new Error(`cloud sync failed: ${report.error}`);
+}
+
+/** The owner's `fte approve`, in process, with the laptop's executors and ledger (what openLocal builds). */
+export async function approveWithOdoo(w: World, odoo: OdooSettings, ids: string[], ceiling = 1000) {
+  const key = await testKey(w.keyFile);
+  const ledger = await localLedger(w);
+  const ctx: DecisionContext = {
+    root: w.local.dir,
+    agent: 'local',
+    owner: 'owner',
+    audit: new AuditLog(w.local.dir),
+    clock: () => new Date(),
+    ledger,
+    actions: actionRegistry({
+      from: 'owner@example.com',
+      odoo,
+      paymentCeiling: ceiling,
+      ledger: () => ledger,
+    }),
+  };
+  const out = [];
+  for (const id of ids) out.push(await approveTask(ctx, key, id, 'cli'));
+  return out;
+}
