@@ -179,8 +179,10 @@ export class Mirror {
     this.needsFullResync = false;
     try {
       if (full) {
-        await this.resync();
+        // Watch first, then read: a file written into a new folder before its watch existed is found by
+        // the resync, one written after it by the watch (the other order missed the files in between).
         await this.watch(debounceMs);
+        await this.resync();
       } else {
         await this.refresh(ids);
       }
