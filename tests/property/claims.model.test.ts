@@ -105,8 +105,13 @@ async function checkInvariant(model: Model, real: Real): Promise<void> {
 /** What the model allows a claim to answer, and whether it pushes (so the agent's committed claims land). */
 function claimExpectation(model: Model, agent: Agent, id: string): { results: string[]; pushes: boolean } {
   const owner = model.owner.get(id);
-  // A claim this clone committed but never pushed is "won" as far as the clone knows; the next push decides.
-  if (model.pending[agent].has(id)) return { results: ['won'], pushes: false };
+  // A claim this clone committed (or moved and its recovery committed) but never pushed is "won" as far as
+  // the clone knows; when the remote already gave the item to the other agent, a claim that syncs first
+  // learns it and yields ("lost").
+  if (model.pending[agent].has(id)) {
+    const takenByOther = owner !== undefined && owner !== agent;
+    return { results: takenByOther ? ['won', 'lost'] : ['won'], pushes: false };
+  }
   if (owner === agent) return { results: ['won'], pushes: false };
   if (owner !== undefined) return { results: ['lost'], pushes: false };
   return { results: ['won'], pushes: true };
@@ -129,6 +134,8 @@ class Claim implements fc.AsyncCommand<Model, Real> {
       settlePending(model, this.agent);
       model.owner.set(this.id, this.agent);
     }
+    // It yielded: its own commit of the claim is gone.
+    if (outcome.result === 'lost') model.pending[this.agent].delete(this.id);
     await checkInvariant(model, real);
   }
   toString = () => `claim(${this.agent}, ${this.id})`;
