@@ -21,3 +21,8 @@ export function revealHidden(text: string | undefined | null): string {
 export function revealForTerminal(text: string): string {
   return text.replace(HIDDEN_IN_TERMINAL, mark);
 }
+
+/** One line for a terminal: line breaks become spaces, hidden characters marks. */
+export function terminalLine(text: string): string {
+  return revealForTerminal(text.replace(/\n+/g, ' '));
+}

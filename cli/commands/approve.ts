@@ -1,4 +1,4 @@
-import { revealForTerminal } from '../../core/visible-text.js';
+import { terminalLine } from '../../core/visible-text.js';
 import { approveTask } from '../../executor/decisions.js';
 import { openLocal, SetupError, taskIdArgument } from '../../executor/setup.js';
 
@@ -20,16 +20,15 @@ export async function run(
   const { path, approval, effect, notes } = await approveTask(local.ctx, local.key, id, 'cli', {
     seenSha256: opts.seen,
   });
-  const oneLine = (value: string) => revealForTerminal(value.replace(/\n+/g, ' '));
-  const what = oneLine(
+  const what = terminalLine(
     [approval.data.action, approval.data.to, approval.data.subject].filter(Boolean).join(' '),
   );
   const width = Math.max(...effect.map(([label]) => label.length), 0);
   const lines = [
     `approved ${id} (${what}): signed and moved to ${path}; the executor carries it out on its next pass`,
     `  the signature covers exactly this (${approval.data.action}):`,
-    ...effect.map(([label, value]) => `    ${label.padEnd(width)}  ${oneLine(value)}`),
-    ...notes.map((note) => `  note: ${oneLine(note)}`),
+    ...effect.map(([label, value]) => `    ${label.padEnd(width)}  ${terminalLine(value)}`),
+    ...notes.map((note) => `  note: ${terminalLine(note)}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,4 +1,4 @@
-import { revealForTerminal } from '../../core/visible-text.js';
+import { revealForTerminal, terminalLine } from '../../core/visible-text.js';
 import { DecisionError } from '../../executor/decisions.js';
 import { openLocal, taskIdArgument } from '../../executor/setup.js';
 import { ReadModel } from '../../executor/ui/read-model.js';
@@ -22,13 +22,14 @@ export async function run(rawId: string, opts: { vault: string; agent: string })
   const detail = await read.approval(id);
   if (!detail) throw new DecisionError(`no approval request ${id} in Pending_Approval/`, 'not_found');
   const width = Math.max(...detail.effect.map(([label]) => label.length), 0);
-  const oneLine = (value: string) => revealForTerminal(value.replace(/\n+/g, ' '));
   const lines = [
-    `${id}: ${oneLine(detail.action)} (${oneLine(detail.domain)}), expires ${oneLine(detail.expires)}`,
-    ...(detail.problem ? [`  cannot be approved: ${oneLine(detail.problem)}`] : []),
-    `  approving signs exactly this (${oneLine(detail.action)}):`,
-    ...detail.effect.map(([label, value]) => `    ${oneLine(label).padEnd(width)}  ${oneLine(value)}`),
-    ...detail.notes.map((note) => `  note: ${oneLine(note)}`),
+    `${id}: ${terminalLine(detail.action)} (${terminalLine(detail.domain)}), expires ${terminalLine(detail.expires)}`,
+    ...(detail.problem ? [`  cannot be approved: ${terminalLine(detail.problem)}`] : []),
+    `  approving signs exactly this (${terminalLine(detail.action)}):`,
+    ...detail.effect.map(
+      ([label, value]) => `    ${terminalLine(label).padEnd(width)}  ${terminalLine(value)}`,
+    ),
+    ...detail.notes.map((note) => `  note: ${terminalLine(note)}`),
     `  draft (${detail.draft.length} characters):`,
     ...revealForTerminal(detail.draft)
       .replace(/\n$/, '')

@@ -27,7 +27,7 @@ import {
   type World,
   world,
 } from './helpers.js';
-import { approveWithOdoo, cloudAccountingApproval } from './odoo-world.js';
+import { approveWithOdoo, cloudAccountingApproval, postedVendorBill } from './odoo-world.js';
 
 /**
  * The laptop's Odoo actions (issue 13 part 4) against the test Odoo server over real HTTP and a real git
@@ -69,16 +69,8 @@ async function draftInvoice(server: OdooTestServer, partner = 'Acme SA', lines =
 }
 
 /** A posted vendor bill (entered and posted by a person with the admin key). */
-async function postedBill(server: OdooTestServer, partnerId: number, amount: number): Promise<number> {
-  const odoo = await admin(server);
-  const id = await odoo.create('account.move', {
-    move_type: 'in_invoice',
-    partner_id: partnerId,
-    invoice_line_ids: [[0, 0, { name: 'Hosting', quantity: 1, price_unit: amount }]],
-  });
-  await odoo.call('account.move', 'action_post', [id]);
-  return id;
-}
+const postedBill = async (server: OdooTestServer, partnerId: number, amount: number) =>
+  postedVendorBill(await admin(server), partnerId, amount);
 
 const cloudApproval = cloudAccountingApproval;
 

@@ -17,7 +17,7 @@ import {
   type World,
   world,
 } from './helpers.js';
-import { approveWithOdoo, cloudAccountingApproval } from './odoo-world.js';
+import { approveWithOdoo, cloudAccountingApproval, postedVendorBill } from './odoo-world.js';
 
 /**
  * register_payment checks Odoo's own state before paying (issue 13): a payment this machine made is
@@ -40,16 +40,9 @@ const settings = (server: OdooTestServer, who: OdooWho, o: Partial<OdooSettings>
 
 const admin = (server: OdooTestServer) => OdooClient.connect(settings(server, 'admin'));
 
-async function postedBill(server: OdooTestServer, partnerId: number, amount: number): Promise<number> {
-  const odoo = await admin(server);
-  const id = await odoo.create('account.move', {
-    move_type: 'in_invoice',
-    partner_id: partnerId,
-    invoice_line_ids: [[0, 0, { name: 'Hosting', quantity: 1, price_unit: amount }]],
-  });
-  await odoo.call('account.move', 'action_post', [id]);
-  return id;
-}
+/** A posted vendor bill (entered and posted by a person with the admin key). */
+const postedBill = async (server: OdooTestServer, partnerId: number, amount: number) =>
+  postedVendorBill(await admin(server), partnerId, amount);
 
 /** A person pays (part of) a bill in Odoo through the register-payment wizard. */
 async function payInOdoo(server: OdooTestServer, billId: number, amount: number): Promise<void> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { AuditLog } from '../../core/audit.js';
 import { approvalContentHash, approvalParameters } from '../../core/codec.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
-import type { OdooSettings } from '../../core/odoo/client.js';
+import type { OdooClient, OdooSettings } from '../../core/odoo/client.js';
 import { actionRegistry } from '../../executor/actions/index.js';
 import { approveTask, type DecisionContext } from '../../executor/decisions.js';
 import { type Clone, localLedger, testKey, type World } from './helpers.js';
@@ -65,4 +65,15 @@ export async function approveWithOdoo(w: World, odoo: OdooSettings, ids: string[
   const out = [];
   for (const id of ids) out.push(await approveTask(ctx, key, id, 'cli'));
   return out;
+}
+
+/** A posted vendor bill, entered and posted by a person (`odoo`: the admin's client). */
+export async function postedVendorBill(odoo: OdooClient, partnerId: number, amount: number): Promise<number> {
+  const id = await odoo.create('account.move', {
+    move_type: 'in_invoice',
+    partner_id: partnerId,
+    invoice_line_ids: [[0, 0, { name: 'Hosting', quantity: 1, price_unit: amount }]],
+  });
+  await odoo.call('account.move', 'action_post', [id]);
+  return id;
 }
