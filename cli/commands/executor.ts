@@ -15,7 +15,7 @@ import { PageDecisions } from '../../executor/ui/decision-port.js';
 import { LiveFeed } from '../../executor/ui/live.js';
 import { ReadModel } from '../../executor/ui/read-model.js';
 import { type StatusPage, serveStatusPage } from '../../executor/ui/server.js';
-import { untilStopped } from '../signals.js';
+import { StopRequest, untilStopped } from '../signals.js';
 import { intervalMs } from '../vault-arg.js';
 
 /** One line about a pass, or '' when nothing happened worth a line. */
@@ -139,6 +139,7 @@ export async function run(opts: {
       return;
     }
     let wakePass: () => void = () => undefined;
+    const stop = new StopRequest();
     const page =
       ui.enabled && opts.ui !== false
         ? await startLocalPage(ui, local, executive, log, () => wakePass())
@@ -156,6 +157,7 @@ export async function run(opts: {
       'local executive started',
     );
     await untilStopped(
+      stop,
       everyMs,
       async () => {
         try {
@@ -180,6 +182,7 @@ export async function run(opts: {
         onStop: () => log.info('stopping after the current pass'),
       },
     );
+    stop.dispose();
     await page?.close();
     log.info('local executive stopped');
   } finally {

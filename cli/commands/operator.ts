@@ -18,6 +18,7 @@ import { watchersFromEnv } from '../../operator/watchers/index.js';
 import { OdooBillsWatcher } from '../../operator/watchers/odoo-bills.js';
 import { CliError, EXIT } from '../errors.js';
 import type { OperatorVaultSettings } from '../operator-vault-resource.js';
+import { StopRequest } from '../signals.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
 import { operatorPort } from '../vault-port.js';
 
@@ -227,11 +228,13 @@ export async function run(opts: OperatorCliOptions): Promise<void> {
       await runKubeDaemon(kube, operator, logger, env);
       return;
     }
-    await operator.start();
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    const stop = new StopRequest();
+    try {
+      await operator.start();
+      await stop.asked;
+    } finally {
+      stop.dispose();
+    }
     await stopGracefully(operator, logger, env);
   } finally {
     await page?.close();

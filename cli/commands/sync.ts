@@ -1,7 +1,7 @@
 import { type SyncReport, VaultRepo } from '../../core/vault-repo.js';
 import { watchVault } from '../../core/watch.js';
 import { EXIT } from '../errors.js';
-import { untilStopped } from '../signals.js';
+import { StopRequest, untilStopped } from '../signals.js';
 import type { SyncVaultLink } from '../sync-vault-resource.js';
 import { intervalMs, resolveVault } from '../vault-arg.js';
 
@@ -77,6 +77,7 @@ async function syncLoop(
   serve: string | undefined,
   link: SyncVaultLink | undefined,
 ): Promise<void> {
+  const stop = new StopRequest();
   // The git-sync sidecar: the operator in the same pod applies its changes through this port.
   const server = serve
     ? await (await import('../vault-port.js')).serveSyncPort(repo, serve, process.env)
@@ -94,6 +95,7 @@ async function syncLoop(
   // A local change (a note edited, a file moved in Obsidian) is synced right away, not at the next tick;
   // so is a changed Vault spec (a shorter interval must not wait out the longer one).
   await untilStopped(
+    stop,
     nextWait,
     async () => {
       const report = await repo.sync();
@@ -113,5 +115,6 @@ async function syncLoop(
       },
     },
   );
+  stop.dispose();
   await server?.close();
 }
