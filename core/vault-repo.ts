@@ -7,6 +7,7 @@ import { quarantineLinks } from './git/quarantine.js';
 import { recoverClone } from './git/recovery.js';
 import { checkRemoteTip, DEFAULT_REMOTE_LIMITS, type RemoteLimits } from './git/remote-check.js';
 import { gitDirOf, loadRemoteState, type RemoteState, saveRemoteState } from './git/remote-state.js';
+import { staleItemCopies } from './git/stale-copies.js';
 import { Git, GitCommandError, isPushRejected, type StatusEntry, statusEntries } from './git.js';
 import { assertSafeTaskId } from './ids.js';
 import { assertFolderName, FOLDERS, itemPaths } from './layout.js';
@@ -276,7 +277,7 @@ export class VaultRepo {
     paths?: string[],
   ): Promise<{ committed: boolean; refused: SecretFinding[] }> {
     if (paths?.length === 0) return { committed: false, refused: [] };
-    const changed = await this.statusEntries(paths);
+    const changed = await this.withoutStaleItemCopies(await this.statusEntries(paths));
     const refused: SecretFinding[] = [];
     const allowed: Array<{ code: string; path: string }> = [];
     for (const entry of changed) {
@@ -317,6 +318,20 @@ export class VaultRepo {
       throw error;
     }
     return { committed: true, refused };
+  }
+
+  /** Never commits a claimed item back into `Needs_Action/`: see core/git/stale-copies.ts. */
+  private async withoutStaleItemCopies(entries: StatusEntry[]): Promise<StatusEntry[]> {
+    const stale = await staleItemCopies(this.git, this.root, entries);
+    for (const path of stale) {
+      await this.files.remove(path);
+      this.onEvent({
+        kind: 'repaired',
+        message: `repaired the clone: removed ${path}, a stale copy git put back of an item HEAD holds elsewhere`,
+        path,
+      });
+    }
+    return entries.filter((entry) => !stale.includes(entry.path));
   }
 
   /**

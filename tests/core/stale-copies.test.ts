@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VaultRepo } from '../../core/vault-repo.js';
+import { git, remoteWithClones } from '../helpers/vaults.js';
+
+const ITEM = '---\ntype: email\nfrom: jane@client.example\n---\n\nplease call me\n';
+
+/** An item the cloud added and claimed, both clones synced: HEAD holds it in In_Progress/cloud/. */
+async function claimedByCloud() {
+  const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+  const cloud = clones.cloud!;
+  const local = clones.local!;
+  await mkdir(join(cloud.dir, 'Needs_Action/email'), { recursive: true });
+  await writeFile(join(cloud.dir, 'Needs_Action/email/E7.md'), ITEM);
+  await cloud.repo.commit('cloud: add E7');
+  await cloud.repo.sync();
+  await local.repo.sync();
+  expect((await cloud.repo.claim('E7')).result).toBe('won');
+  await local.repo.sync();
+  expect(existsSync(join(local.dir, 'In_Progress/cloud/E7.md'))).toBe(true);
+  return { remote, cloud, local };
+}
+
+const treeOf = async (remote: string) =>
+  (await git(remote, 'ls-tree', '-r', '--name-only', 'main')).split('\n').filter((p) => p.endsWith('/E7.md'));
+
+describe('a claimed item that git put back into Needs_Action/ is never committed as new work', () => {
+  it("the old copy (a checkout or abort killed half-way) is removed with an event; the cloud's claim stands", async () => {
+    const { remote, local } = await claimedByCloud();
+    // What an interrupted checkout leaves: the item's pre-claim bytes back at its old path, untracked.
+    await mkdir(join(local.dir, 'Needs_Action/email'), { recursive: true });
+    await writeFile(join(local.dir, 'Needs_Action/email/E7.md'), ITEM);
+    const events: string[] = [];
+    const repo = new VaultRepo({ root: local.dir, agent: 'local', onEvent: (e) => events.push(e.message) });
+
+    expect((await repo.sync()).state).toBe('synced');
+
+    expect(await treeOf(remote)).toEqual(['In_Progress/cloud/E7.md']);
+    expect(existsSync(join(local.dir, 'Needs_Action/email/E7.md'))).toBe(false);
+    expect(events).toContainEqual(expect.stringContaining('removed Needs_Action/email/E7.md, a stale copy'));
+    expect(await git(local.dir, 'status', '--porcelain', '--untracked-files=all')).toBe('');
+  });
+
+  it('an item moved back by hand (its claimed copy gone) is committed as the move it is', async () => {
+    const { remote, cloud } = await claimedByCloud();
+    await rename(join(cloud.dir, 'In_Progress/cloud/E7.md'), join(cloud.dir, 'Needs_Action/email/E7.md'));
+
+    expect((await cloud.repo.sync()).state).toBe('synced');
+
+    expect(await treeOf(remote)).toEqual(['Needs_Action/email/E7.md']);
+    expect(await readFile(join(cloud.dir, 'Needs_Action/email/E7.md'), 'utf8')).toBe(ITEM);
+  });
+
+  it('a file with the same name but other bytes is new input and is committed', async () => {
+    const { remote, local } = await claimedByCloud();
+    await mkdir(join(local.dir, 'Needs_Action/email'), { recursive: true });
+    await writeFile(join(local.dir, 'Needs_Action/email/E7.md'), `${ITEM}and one more line\n`);
+
+    expect((await local.repo.sync()).state).toBe('synced');
+
+    expect((await treeOf(remote)).sort()).toEqual(['In_Progress/cloud/E7.md', 'Needs_Action/email/E7.md']);
+  });
+
+  it('the first commit of a new vault (no HEAD yet) takes a new item', async () => {
+    const { clones } = await remoteWithClones(['cloud']);
+    const cloud = clones.cloud!;
+    await mkdir(join(cloud.dir, 'Needs_Action/email'), { recursive: true });
+    await writeFile(join(cloud.dir, 'Needs_Action/email/E1.md'), ITEM);
+    expect((await cloud.repo.commit('cloud: add E1')).committed).toBe(true);
+  });
+});
