@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { lstat, readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Git } from '../git.js';
 import { GitCommandError, type StatusEntry, statusEntries } from '../git.js';
@@ -26,11 +26,13 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
   // back as a new file). They finish in moments; wait for them first.
   if (await orphanGitFinished(root))
     repairs.push({ kind: 'orphan_git', detail: 'waited for a git process left by a killed one' });
-  let indexWasLocked = false;
+  const marker = new HalfCheckoutMarker(gitDir);
   for (const lock of await staleGitLocks(root, gitDir)) {
+    // The lock is the evidence of a checkout killed half-way: recorded before it is removed, so a kill
+    // of this repair leaves the next one knowing what this one knew.
+    if (lock === join(gitDir, 'index.lock')) await marker.record('index_lock');
     await rm(lock, { force: true });
     repairs.push({ kind: 'stale_lock', detail: relative(root, lock) });
-    if (lock === join(gitDir, 'index.lock')) indexWasLocked = true;
   }
   const sequences: Array<[string, string[], string[]]> = [
     ['rebase-merge', ['rebase', '--abort'], ['rebase', '--quit']],
@@ -46,11 +48,10 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
     repairs.push({ kind: 'unfinished', detail: `${marker}: git ${abort.join(' ')}` });
   }
   // Staged but never committed (killed between `git add` and `git commit`): unstage, keep the files.
-  let unstaged = false;
   if (!(await git.succeeds(['diff', '--cached', '--quiet']))) {
     if (await git.succeeds(['rev-parse', '--verify', '--quiet', 'HEAD'])) {
+      await marker.record('staged');
       await git.run(['reset', '--quiet']);
-      unstaged = true;
       repairs.push({ kind: 'unstaged', detail: 'changes staged by a process that did not commit them' });
     }
   }
@@ -59,10 +60,14 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
   // put HEAD's version back, or they would be committed as our own change (and, on the laptop, files in
   // Approved/ would look like the owner's moves). Killed after git wrote the new index but before it moved
   // HEAD, the same files show as staged instead of behind a stale lock.
-  if (indexWasLocked || unstaged) {
-    for (const path of await undoHalfCheckout(git, root, agent, indexWasLocked)) {
+  // The marker, not this run's findings: a repair killed after it removed the lock or unstaged (the
+  // evidence) and before it put the files back must still put them back the next time.
+  const evidence = await marker.read();
+  if (evidence) {
+    for (const path of await undoHalfCheckout(git, root, agent, evidence === 'index_lock')) {
       repairs.push({ kind: 'half_checkout', detail: path });
     }
+    await marker.clear();
   }
   // One look at the working tree for what a kill may have left: temp files and a half-done claim.
   const entries = await statusEntries(git);
@@ -81,6 +86,35 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
     repairs.push({ kind: 'interrupted_claim', detail: id });
   }
   return repairs;
+}
+
+/**
+ * `.git/fte-half-checkout`: what a repair found (a stale index lock, or staged changes nobody committed)
+ * before it removed that evidence, kept until the working tree is put back. Never in the vault.
+ */
+class HalfCheckoutMarker {
+  private readonly path: string;
+
+  constructor(gitDir: string) {
+    this.path = join(gitDir, 'fte-half-checkout');
+  }
+
+  /** Records `found`; a stale index lock (a checkout killed mid-write) outranks staged changes. */
+  async record(found: 'index_lock' | 'staged'): Promise<void> {
+    if (found === 'staged' && (await this.read()) === 'index_lock') return;
+    await writeFile(this.path, `${found}\n`);
+  }
+
+  /** What was recorded; a marker a kill left torn or empty counts as the stronger finding. */
+  async read(): Promise<'index_lock' | 'staged' | undefined> {
+    const text = await readFile(this.path, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    return text.trim() === 'staged' ? 'staged' : 'index_lock';
+  }
+
+  async clear(): Promise<void> {
+    await rm(this.path, { force: true });
+  }
 }
 
 /** Paths whose working-tree content is origin/main's and not HEAD's, set back to HEAD's; returns them. */

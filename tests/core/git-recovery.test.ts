@@ -85,6 +85,47 @@ describe('a clone left behind by a killed process is repaired by the next operat
     await expectClean(local.dir);
   });
 
+  it('a repair killed after it removed the evidence of a half checkout (the lock, the staged index) still puts the files back next time', async () => {
+    // Found by the kill test: the repair unstaged (or removed the stale lock), was killed before it put
+    // the remote's files back, and the next repair saw a clean index: the cloud swept the remote's
+    // Dashboard.md as its own edit, and a later rebase kept both versions.
+    const { remote, clones } = await remoteWithClones(['cloud', 'local']);
+    const cloud = clones.cloud!;
+    const local = clones.local!;
+    const path = await note(cloud.dir, 'status', 'v1\n');
+    await cloud.repo.commit('cloud: status v1');
+    await cloud.repo.sync();
+    await local.repo.sync();
+    for (const v of ['v2', 'v3']) {
+      await writeFile(join(cloud.dir, path), `${v}\n`);
+      await cloud.repo.commit(`cloud: status ${v}`);
+    }
+    await cloud.repo.sync();
+    // Local: a checkout of v3 killed after writing the file and the index, not HEAD; then a repair that
+    // recorded what it found, unstaged, and was killed before it put the file back.
+    await git(local.dir, 'fetch', '-q', 'origin');
+    await writeFile(join(local.dir, path), 'v3\n');
+    await writeFile(join(local.dir, '.git', 'fte-half-checkout'), 'staged\n');
+    // The remote moves on before local syncs again.
+    await writeFile(join(cloud.dir, path), 'v4\n');
+    await cloud.repo.commit('cloud: status v4');
+    await cloud.repo.sync();
+
+    const report = await new VaultRepo({ root: local.dir, agent: 'local' }).sync();
+    expect(report.state).toBe('synced');
+    expect(report.conflicts).toEqual([]);
+    expect(await readFile(join(local.dir, path), 'utf8')).toBe('v4\n');
+    const authors = await git(remote, 'log', '--format=%s', 'main', '--', path);
+    expect(authors.trim().split('\n')).toEqual([
+      'cloud: status v4',
+      'cloud: status v3',
+      'cloud: status v2',
+      'cloud: status v1',
+    ]);
+    expect(existsSync(join(local.dir, '.git', 'fte-half-checkout'))).toBe(false);
+    await expectClean(local.dir);
+  });
+
   it('a claim killed in its git add while origin/main is ahead yields to the remote owner, leaving no second copy', async () => {
     // Found by the claim model (tests/property/claims.model.test.ts): the repair took the claim's move for
     // a half checkout, put Needs_Action/ back and left the moved copy untracked; the next sync committed

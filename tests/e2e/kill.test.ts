@@ -1,5 +1,5 @@
 import { existsSync, watch } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMarkdown } from '../../core/frontmatter.js';
@@ -30,7 +30,8 @@ import { gitDaemon, median, prng, sleep, startKillable } from './kill-helpers.js
  *
  * Replay a run with FTE_KILL_SEED=<seed> (the seed is in every assertion message; the timing of kills
  * still varies with the machine's load). FTE_KILL_PASSES sets the number of passes (default 200);
- * FTE_KILL_LOG=<file> writes every pass (kind, kill, exit code, output) there as JSON.
+ * FTE_KILL_LOG=<file> writes every pass (kind, kill, exit code, output) there as JSON; FTE_KILL_KEEP=<dir>
+ * copies the remote and both clones there before the checks.
  */
 
 const SEED = Number(process.env.FTE_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -369,6 +370,14 @@ describe('the vault boundary under SIGKILL', () => {
     }
     await smtpSettled();
     if (process.env.FTE_KILL_LOG) await writeFile(process.env.FTE_KILL_LOG, JSON.stringify(passes, null, 1));
+    if (process.env.FTE_KILL_KEEP) {
+      for (const [name, dir] of [
+        ['remote.git', w.remote],
+        ['cloud', w.cloud.dir],
+        ['local', w.local.dir],
+      ])
+        await cp(dir!, join(process.env.FTE_KILL_KEEP, name), { recursive: true, verbatimSymlinks: true });
+    }
 
     // ---- 0 passes that fail after the first repair -------------------------------------------------------
     const failures = passes
