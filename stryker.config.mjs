@@ -11,9 +11,9 @@ export default {
   coverageAnalysis: 'perTest',
   mutate: [
     // The vault boundary: the rebase rule for yielding commits (YIELDING_COMMIT, rebase(), undoClaim()).
-    'core/vault-repo.ts:96-96',
-    'core/vault-repo.ts:748-786',
-    'core/vault-repo.ts:957-972',
+    'core/vault-repo.ts:99-99',
+    'core/vault-repo.ts:767-805',
+    'core/vault-repo.ts:976-991',
     'core/secret-guard.ts',
     // The executor.
     'executor/ledger.ts',
