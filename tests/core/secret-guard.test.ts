@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +14,9 @@ import {
   createSecretGuard,
   findSecretContent,
   inspectFile,
+  OVERLAP_BYTES,
   type SecretFinding,
+  scanText,
 } from '../../core/secret-guard.js';
 import { computeSignature } from '../../executor/signature.js';
 import { renderEmailItem } from '../../operator/email/item.js';
@@ -58,6 +61,8 @@ const indent = (text: string, prefix: string) =>
     .join('\n');
 
 /** Ordinary prose, about 100 bytes a line, nothing a rule looks for. */
+const stripeKey = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+
 function filler(bytes: number): string {
   const line = 'The quarterly report is attached; please review the numbers before Friday and reply here.\n';
   return line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes);
@@ -168,6 +173,56 @@ describe('secret guard: refusals', () => {
     expect((await inspect('Inbox/border-hex.md', hex))?.rule).toBe('long-hex');
     const header = `${filler(2 * CHUNK_BYTES - 12)}\n${indent(rsaPem, '  ')}`;
     expect((await inspect('Inbox/border-pem.md', header))?.rule).toBe('private-key');
+  });
+});
+
+/** Ordinary prose on one line (no line break), `bytes` long. */
+function proseLine(bytes: number): string {
+  const words = 'The quarterly report is attached; please review the numbers before Friday and reply here. ';
+  return words.repeat(Math.ceil(bytes / words.length)).slice(0, bytes);
+}
+
+describe('secret guard: chunk windows end at a line end and overlap', () => {
+  const stripe = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+  /** A Message-ID local part: long random base64 that is allowed only because an `@` follows it. */
+  const local = 'CAKd3tLsZ8eHq2jXo5cYg1NfRaT4wE6bMAFxQm7yP0r9uWnbV+A';
+
+  it('a window never ends inside a line: a Message-ID cut by the chunk border passes', async () => {
+    const prefix = 'In-Reply-To: <';
+    // The line's `@` is the first byte after the first chunk: a window cut there ends with bare base64.
+    const head = `${filler(CHUNK_BYTES - prefix.length - local.length - 1)}\n`;
+    const text = `${head}${prefix}${local}@mail.gmail.com>\n${filler(1000)}`;
+    expect(text.indexOf('@')).toBe(CHUNK_BYTES);
+    expect(findSecretContent(`${prefix}${local}`)).toMatch(/base64/);
+    expect(await inspect('Inbox/reply.md', text)).toBeUndefined();
+  });
+
+  it('a window keeps its last line whole: a placeholder value just before the border passes', async () => {
+    const line = 'password: redacted\n';
+    // The line's own line break is the first chunk's last byte.
+    const text = `${filler(CHUNK_BYTES - line.length - 1)}\n${line}${filler(1000)}`;
+    expect(text.lastIndexOf('\n', CHUNK_BYTES - 1)).toBe(CHUNK_BYTES - 1);
+    expect(findSecretContent('password: redacte')).toMatch(/password/);
+    expect(await inspect('Plans/setup.md', text)).toBeUndefined();
+  });
+
+  it('a line longer than half the overlap is scanned in pieces: a secret early in it is found', async () => {
+    // The long line starts well before the next window's earliest start (a chunk minus the overlap).
+    const before = OVERLAP_BYTES + 30_000;
+    const long = `${proseLine(10_000)} ${stripe} ${proseLine(before + 50_000)}`;
+    const text = `${filler(CHUNK_BYTES - before - 1)}\n${long}\n${filler(1000)}`;
+    expect(text.indexOf(stripe)).toBeLessThan(CHUNK_BYTES - OVERLAP_BYTES);
+    expect((await inspect('Inbox/long-line.md', text))?.rule).toBe(
+      'secretlint/stripe:STRIPE_SECRET_KEY_LIVE',
+    );
+  });
+
+  it('a file without any line break, larger than a chunk, is read whole in overlapping pieces', async () => {
+    expect(await inspect('Inbox/one-line.md', proseLine(CHUNK_BYTES + 300_000))).toBeUndefined();
+    const across = `${proseLine(CHUNK_BYTES - 10)} ${stripe} ${proseLine(300_000)}`;
+    expect((await inspect('Inbox/one-line-key.md', across))?.rule).toBe(
+      'secretlint/stripe:STRIPE_SECRET_KEY_LIVE',
+    );
   });
 });
 
@@ -328,6 +383,36 @@ describe('secret guard: what it never opens', () => {
     expect(await inspectFile(join(root, 'gone.md'), 'gone.md')).toBeUndefined();
     expect(await inspectFile(join(root, 'dir'), 'dir')).toBeUndefined();
   });
+
+  it('passes a deleted file whose folder is now a file (the path cannot exist)', async () => {
+    const root = await vault();
+    await writeFile(join(root, 'Plans'), 'the folder became a note\n');
+    expect(await inspectFile(join(root, 'Plans', 'old.md'), 'Plans/old.md')).toBeUndefined();
+  });
+
+  it('fails, rather than passing, a path it cannot look at (a symlink loop on the way)', async () => {
+    const root = await vault();
+    await symlink('loop', join(root, 'loop'));
+    await expect(inspectFile(join(root, 'loop', 'x.md'), 'loop/x.md')).rejects.toMatchObject({
+      code: 'ELOOP',
+    });
+  });
+
+  it('refuses a socket and a device, saying why, without opening them', async () => {
+    const root = await vault();
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(join(root, 'sock.md'), done));
+    try {
+      expect(await inspectFile(join(root, 'sock.md'), 'sock.md')).toEqual({
+        path: 'sock.md',
+        reason: 'refused: not a regular file (FIFO, socket or device)',
+        rule: 'special-file',
+      });
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
+    expect((await inspectFile('/dev/null', 'null.md'))?.rule).toBe('special-file');
+  });
 });
 
 describe('secret guard: known local secrets', () => {
@@ -364,6 +449,31 @@ describe('secret guard: known local secrets', () => {
   it('scans text too (e.g. an email body before it is written)', async () => {
     expect((await guard.scanText(`body ${key.toString('hex')} end`))?.rule).toBe('known-secret');
     expect(await guard.scanText('nothing here')).toBeUndefined();
+  });
+});
+
+describe('raw mail (.orig, .eml) is scanned without the base64 heuristic', () => {
+  const dkim = `DKIM-Signature: v=1; a=rsa-sha256; d=gmail.com;\n bh=${'Xq3v9Lk2Zp7Yw1Rt5Nm8Bc4Hd6Jf0Gs2Ka9Ue3Wi7Oy1Qx5Tv8Pr'}=;\n`;
+
+  it('by file extension, in any case, and only as the last extension', async () => {
+    expect(await scanText(dkim, { path: 'Errors/EMAIL_1.eml' })).toBeUndefined();
+    expect(await scanText(dkim, { path: 'Errors/EMAIL_1.ORIG' })).toBeUndefined();
+    expect((await scanText(dkim, { path: 'Plans/EMAIL_1.eml.md' }))?.rule).toBe('long-base64');
+    expect((await scanText(dkim, { path: 'Plans/EMAIL_1.orig.txt' }))?.rule).toBe('long-base64');
+    expect(await inspect('Errors/EMAIL_2.eml', dkim)).toBeUndefined();
+    expect((await inspect('Plans/EMAIL_2.eml.md', dkim))?.rule).toBe('long-base64');
+  });
+
+  it('scanText without a path judges the text as a note, and still applies every other rule', async () => {
+    expect((await scanText(dkim))?.rule).toBe('long-base64');
+    expect((await scanText(`x ${stripeKey}`, { path: 'Errors/EMAIL_1.eml' }))?.rule).toBe(
+      'secretlint/stripe:STRIPE_SECRET_KEY_LIVE',
+    );
+    const key = randomBytes(32);
+    expect((await scanText(`sig ${key.toString('hex')}`, { knownSecrets: [key] }))?.rule).toBe(
+      'known-secret',
+    );
+    expect(await scanText('Thanks, see you Friday.')).toBeUndefined();
   });
 });
 
