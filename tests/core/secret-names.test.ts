@@ -112,3 +112,12 @@ describe("a new vault's .gitignore", () => {
     expect(SECRET_GITIGNORE.endsWith('\n')).toBe(true);
   });
 });
+
+describe("a new vault's .gitignore explains itself", () => {
+  it('each block of lines starts with an fte comment saying why they are ignored', () => {
+    const lines = SECRET_GITIGNORE.split('\n');
+    expect(lines[0]).toMatch(/^# fte: secrets never enter the vault \(the secret guard also refuses them/);
+    expect(lines[lines.indexOf('.env') - 1]).toBe(lines[0]);
+    expect(lines[lines.indexOf('.fte/') - 1]).toBe('# fte: local-only state');
+  });
+});
