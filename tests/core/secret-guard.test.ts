@@ -217,6 +217,33 @@ describe('secret guard: chunk windows end at a line end and overlap', () => {
     );
   });
 
+  it('the next window may start right after a line break at the overlap limit: a secret across the border is found', async () => {
+    // A line break exactly one overlap before the border: the next window starts just after it.
+    const text = `${filler(CHUNK_BYTES - OVERLAP_BYTES)}\n${filler(OVERLAP_BYTES - 12)} ${stripe}\n${filler(1000)}`;
+    expect(text.indexOf('\n', CHUNK_BYTES - OVERLAP_BYTES)).toBe(CHUNK_BYTES - OVERLAP_BYTES);
+    expect(text.indexOf(stripe)).toBe(CHUNK_BYTES - 10);
+    expect((await inspect('Inbox/limit.md', text))?.rule).toBe('secretlint/stripe:STRIPE_SECRET_KEY_LIVE');
+  });
+
+  it('a window ends at a line break of its own read, never at one an earlier read left in the buffer', async () => {
+    // The line breaks right after each window's earliest start fix where the next window starts: here the
+    // third window's buffer ends two bytes short of where the second one's did, at a line break of the
+    // second read, and its own last line is a Message-ID whose `@` is the first byte of the fourth chunk.
+    const prefix = 'In-Reply-To: <';
+    const text = [
+      `${filler(CHUNK_BYTES - OVERLAP_BYTES)}\n`,
+      `${filler(CHUNK_BYTES - 1)}ab\n`,
+      `${filler(OVERLAP_BYTES - 5)}\nx`,
+      `${filler(CHUNK_BYTES - prefix.length - local.length - 1)}\n${prefix}${local}@mail.gmail.com>\n`,
+      filler(1000),
+    ].join('');
+    expect(text.indexOf('\n', CHUNK_BYTES - OVERLAP_BYTES)).toBe(CHUNK_BYTES - OVERLAP_BYTES);
+    expect(text.indexOf('\n', 2 * CHUNK_BYTES - OVERLAP_BYTES)).toBe(2 * CHUNK_BYTES - OVERLAP_BYTES + 2);
+    expect(text.slice(2 * CHUNK_BYTES - 2, 2 * CHUNK_BYTES)).toBe('\nx');
+    expect(text.indexOf('@')).toBe(3 * CHUNK_BYTES);
+    expect(await inspect('Inbox/stale.md', text)).toBeUndefined();
+  });
+
   it('a file without any line break, larger than a chunk, is read whole in overlapping pieces', async () => {
     expect(await inspect('Inbox/one-line.md', proseLine(CHUNK_BYTES + 300_000))).toBeUndefined();
     const across = `${proseLine(CHUNK_BYTES - 10)} ${stripe} ${proseLine(300_000)}`;
