@@ -244,6 +244,51 @@ describe('secret guard: chunk windows end at a line end and overlap', () => {
     expect(await inspect('Inbox/stale.md', text)).toBeUndefined();
   });
 
+  it('the next window never starts at a line break past the end of its read (one left in the buffer)', async () => {
+    // The second window starts 40 000 bytes after its earliest start, so the third read ends short of the
+    // second one, whose bytes (with line breaks) stay in the buffer after it. The third read ends inside a
+    // long line: the next window must start inside it, at the earliest start, not at a stale line break.
+    const third = 3 * CHUNK_BYTES;
+    const text = [
+      `${filler(CHUNK_BYTES - OVERLAP_BYTES)}\n`,
+      `${filler(CHUNK_BYTES - 1)}${proseLine(39_999)}\n`,
+      `${filler(third - 70_001 - (2 * CHUNK_BYTES - OVERLAP_BYTES + 40_000))}\n`,
+      `${proseLine(70_000 - 11)} ${stripe} ${proseLine(10_000)}\n`,
+      filler(1000),
+    ].join('');
+    expect(text.indexOf('\n', 2 * CHUNK_BYTES - OVERLAP_BYTES)).toBe(
+      2 * CHUNK_BYTES - OVERLAP_BYTES + 39_999,
+    );
+    expect(text.lastIndexOf('\n', third)).toBe(third - 70_001);
+    expect(text.indexOf(stripe)).toBe(third - 10);
+    expect((await inspect('Inbox/stale-start.md', text))?.rule).toBe(
+      'secretlint/stripe:STRIPE_SECRET_KEY_LIVE',
+    );
+  });
+
+  it('the next window starts at a line start a quarter of the overlap before the border, not inside a long line', async () => {
+    // A long audit line from before the earliest start: a window starting at that start would see its
+    // digest without the `content_sha256` key. The next line starts exactly a quarter overlap before the
+    // last line break of the read, so the next window starts there.
+    const digest = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const key = '{"task":"EMAIL_1","content_sha256":"';
+    const earliest = CHUNK_BYTES - OVERLAP_BYTES;
+    const lineEnd = CHUNK_BYTES - 100;
+    const lineStart = lineEnd - OVERLAP_BYTES / 4;
+    const longLine = `${key}${digest}","note":"${proseLine(lineStart - 1 - earliest - digest.length - 12)}"}`;
+    const text = [
+      `${filler(earliest - key.length - 1)}\n`,
+      `${longLine}\n`,
+      `${filler(lineEnd - lineStart - 1)}\n`,
+      `${proseLine(200)}\n${filler(1000)}`,
+    ].join('');
+    expect(text.indexOf(digest)).toBe(earliest);
+    expect(text.indexOf('\n', earliest)).toBe(lineStart - 1);
+    expect(text.lastIndexOf('\n', CHUNK_BYTES - 1)).toBe(lineEnd - 1);
+    expect(findSecretContent(`${digest}","note":"x"}`)).toMatch(/hex/);
+    expect(await inspect('Logs/long-line.jsonl', text)).toBeUndefined();
+  });
+
   it('a file without any line break, larger than a chunk, is read whole in overlapping pieces', async () => {
     expect(await inspect('Inbox/one-line.md', proseLine(CHUNK_BYTES + 300_000))).toBeUndefined();
     const across = `${proseLine(CHUNK_BYTES - 10)} ${stripe} ${proseLine(300_000)}`;
