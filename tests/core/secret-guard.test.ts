@@ -289,6 +289,27 @@ describe('secret guard: chunk windows end at a line end and overlap', () => {
     expect(await inspect('Logs/long-line.jsonl', text)).toBeUndefined();
   });
 
+  it('a last line of exactly half the overlap is scanned in pieces, and the next window starts at its start', async () => {
+    // The read ends in a line that began exactly half the overlap earlier, after a long audit line that
+    // began before the earliest start: the next window starts at the last line's start, and never inside
+    // the audit line, where it would see the digest without its `content_sha256` key.
+    const digest = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const key = '{"task":"EMAIL_1","content_sha256":"';
+    const earliest = CHUNK_BYTES - OVERLAP_BYTES;
+    const lastLine = CHUNK_BYTES - OVERLAP_BYTES / 2;
+    const audit = `${key}${digest}","note":"${proseLine(lastLine - 1 - earliest - digest.length - 12)}"}`;
+    const text = [
+      `${filler(earliest - key.length - 1)}\n`,
+      `${audit}\n`,
+      `${proseLine(OVERLAP_BYTES / 2 + 200)}\n`,
+      filler(1000),
+    ].join('');
+    expect(text.indexOf(digest)).toBe(earliest);
+    expect(text.indexOf('\n', earliest)).toBe(lastLine - 1);
+    expect(text.indexOf('\n', lastLine)).toBe(CHUNK_BYTES + 200);
+    expect(await inspect('Logs/half-overlap.jsonl', text)).toBeUndefined();
+  });
+
   it('a file without any line break, larger than a chunk, is read whole in overlapping pieces', async () => {
     expect(await inspect('Inbox/one-line.md', proseLine(CHUNK_BYTES + 300_000))).toBeUndefined();
     const across = `${proseLine(CHUNK_BYTES - 10)} ${stripe} ${proseLine(300_000)}`;
