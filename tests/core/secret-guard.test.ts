@@ -61,8 +61,6 @@ const indent = (text: string, prefix: string) =>
     .join('\n');
 
 /** Ordinary prose, about 100 bytes a line, nothing a rule looks for. */
-const stripeKey = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
-
 function filler(bytes: number): string {
   const line = 'The quarterly report is attached; please review the numbers before Friday and reply here.\n';
   return line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes);
@@ -182,8 +180,13 @@ function proseLine(bytes: number): string {
   return words.repeat(Math.ceil(bytes / words.length)).slice(0, bytes);
 }
 
+/** A Stripe live key: secretlint's `stripe` rule refuses it wherever it stands. */
+const stripe = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+
 describe('secret guard: chunk windows end at a line end and overlap', () => {
-  const stripe = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+  /** An audit line's digest, allowed only because its `content_sha256` key stands before it on its line. */
+  const digest = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  const key = '{"task":"EMAIL_1","content_sha256":"';
   /** A Message-ID local part: long random base64 that is allowed only because an `@` follows it. */
   const local = 'CAKd3tLsZ8eHq2jXo5cYg1NfRaT4wE6bMAFxQm7yP0r9uWnbV+A';
 
@@ -270,8 +273,6 @@ describe('secret guard: chunk windows end at a line end and overlap', () => {
     // A long audit line from before the earliest start: a window starting at that start would see its
     // digest without the `content_sha256` key. The next line starts exactly a quarter overlap before the
     // last line break of the read, so the next window starts there.
-    const digest = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-    const key = '{"task":"EMAIL_1","content_sha256":"';
     const earliest = CHUNK_BYTES - OVERLAP_BYTES;
     const lineEnd = CHUNK_BYTES - 100;
     const lineStart = lineEnd - OVERLAP_BYTES / 4;
@@ -293,8 +294,6 @@ describe('secret guard: chunk windows end at a line end and overlap', () => {
     // The read ends in a line that began exactly half the overlap earlier, after a long audit line that
     // began before the earliest start: the next window starts at the last line's start, and never inside
     // the audit line, where it would see the digest without its `content_sha256` key.
-    const digest = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-    const key = '{"task":"EMAIL_1","content_sha256":"';
     const earliest = CHUNK_BYTES - OVERLAP_BYTES;
     const lastLine = CHUNK_BYTES - OVERLAP_BYTES / 2;
     const audit = `${key}${digest}","note":"${proseLine(lastLine - 1 - earliest - digest.length - 12)}"}`;
@@ -546,7 +545,7 @@ describe('secret guard: known local secrets', () => {
 });
 
 describe('raw mail (.orig, .eml) is scanned without the base64 heuristic', () => {
-  const dkim = `DKIM-Signature: v=1; a=rsa-sha256; d=gmail.com;\n bh=${'Xq3v9Lk2Zp7Yw1Rt5Nm8Bc4Hd6Jf0Gs2Ka9Ue3Wi7Oy1Qx5Tv8Pr'}=;\n`;
+  const dkim = `DKIM-Signature: v=1; a=rsa-sha256; d=gmail.com;\n bh=Xq3v9Lk2Zp7Yw1Rt5Nm8Bc4Hd6Jf0Gs2Ka9Ue3Wi7Oy1Qx5Tv8Pr=;\n`;
 
   it('by file extension, in any case, and only as the last extension', async () => {
     expect(await scanText(dkim, { path: 'Errors/EMAIL_1.eml' })).toBeUndefined();
@@ -559,7 +558,7 @@ describe('raw mail (.orig, .eml) is scanned without the base64 heuristic', () =>
 
   it('scanText without a path judges the text as a note, and still applies every other rule', async () => {
     expect((await scanText(dkim))?.rule).toBe('long-base64');
-    expect((await scanText(`x ${stripeKey}`, { path: 'Errors/EMAIL_1.eml' }))?.rule).toBe(
+    expect((await scanText(`x ${stripe}`, { path: 'Errors/EMAIL_1.eml' }))?.rule).toBe(
       'secretlint/stripe:STRIPE_SECRET_KEY_LIVE',
     );
     const key = randomBytes(32);
