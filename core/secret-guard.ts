@@ -83,8 +83,9 @@ async function scanWindow(bytes: Buffer, path: string, known: KnownSecrets): Pro
 /**
  * Reads the whole file in CHUNK_BYTES steps. A window ends at its last full line (the cut-off line is
  * carried over, so no rule sees a line cut short, e.g. a hash without its `content_sha256:` key) and the
- * next window starts at a line start at least OVERLAP_BYTES / 2 earlier, so a secret shorter than that
- * which spans a border is whole in one window.
+ * next window starts OVERLAP_BYTES before the end of this read, or later at the first line start there
+ * when that is at least OVERLAP_BYTES / 4 before the end of the scanned window; so a secret shorter than
+ * that which spans a border is whole in one window.
  */
 async function scanHandle(
   handle: FileHandle,
@@ -105,7 +106,8 @@ async function scanHandle(
     const hit = await scanWindow(buffer.subarray(0, scanEnd), path, known);
     if (hit || last) return hit;
     const earliest = filled - OVERLAP_BYTES;
-    const lineStart = buffer.indexOf(10, earliest) + 1;
+    // Only bytes of this read: what lies past `filled` is left over from an earlier one.
+    const lineStart = buffer.subarray(0, filled).indexOf(10, earliest) + 1;
     const from = lineStart > 0 && lineStart <= scanEnd - OVERLAP_BYTES / 4 ? lineStart : earliest;
     carried = filled - from;
     buffer.copy(buffer, 0, from, filled);
