@@ -14,8 +14,8 @@ export default {
     // undoClaim()) and the stale item copies a sync never commits.
     'core/vault-repo.ts:99-99',
     'core/vault-repo.ts:767-805',
-    'core/vault-repo.ts:891-973',
-    'core/vault-repo.ts:976-991',
+    'core/vault-repo.ts:891-975',
+    'core/vault-repo.ts:978-993',
     'core/git/stale-copies.ts',
     'core/secret-guard.ts',
     // The executor.
