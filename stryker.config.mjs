@@ -10,10 +10,13 @@ export default {
   vitest: { configFile: 'vitest.mutate.config.ts' },
   coverageAnalysis: 'perTest',
   mutate: [
-    // The vault boundary: the rebase rule for yielding commits (YIELDING_COMMIT, rebase(), undoClaim()).
+    // The vault boundary: the rebase rule for yielding commits (YIELDING_COMMIT, rebase(), claimUnlocked(),
+    // undoClaim()) and the stale item copies a sync never commits.
     'core/vault-repo.ts:99-99',
     'core/vault-repo.ts:767-805',
-    'core/vault-repo.ts:976-991',
+    'core/vault-repo.ts:891-975',
+    'core/vault-repo.ts:978-993',
+    'core/git/stale-copies.ts',
     'core/secret-guard.ts',
     // The executor.
     'executor/ledger.ts',

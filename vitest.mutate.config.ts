@@ -12,6 +12,7 @@ export default defineConfig({
       'tests/core/codec.test.ts',
       'tests/core/secret-guard.test.ts',
       'tests/core/secret-names.test.ts',
+      'tests/core/stale-copies.test.ts',
       'tests/core/yielding.test.ts',
       'tests/executor/at-most-once.test.ts',
       'tests/executor/ledger.test.ts',

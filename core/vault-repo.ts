@@ -948,6 +948,8 @@ export class VaultRepo {
         return { result: 'lost', owner: await this.findOwner(id) };
       }
       // The item is still free on the remote: put our claim commit on top of the remote's and push again.
+      // What the replay brings in is pulled: afterIntegrate then quarantines the links among it.
+      replay.pulled += (gate.split ?? (await this.divergence()))?.behind ?? 0;
       try {
         await this.rebase(replay);
       } catch (error) {

@@ -71,3 +71,48 @@ describe('a claimed item that git put back into Needs_Action/ is never committed
     expect((await cloud.repo.commit('cloud: add E1')).committed).toBe(true);
   });
 });
+
+describe('what counts as a stale copy: an untracked .md in Needs_Action/ with the bytes it had there, its item held in a later folder', () => {
+  it('removes such copies of items held in Done/ or Pending_Approval/; a .txt, a copy outside Needs_Action/ or an item moved between Needs_Action/ domains is committed', async () => {
+    const { remote, clones } = await remoteWithClones(['cloud']);
+    const cloud = clones.cloud!;
+    const moves: Array<[string, string]> = [
+      ['Needs_Action/email/D1.md', 'Done/D1.md'],
+      ['Needs_Action/email/P1.md', 'Pending_Approval/email/P1.md'],
+      ['Needs_Action/email/T1.txt', 'Done/T1.txt'],
+      ['Pending_Approval/email/A1.md', 'Approved/email/A1.md'],
+      ['Needs_Action/email/M1.md', 'Needs_Action/finance/M1.md'],
+    ];
+    for (const folder of [
+      'Needs_Action/email',
+      'Needs_Action/finance',
+      'Pending_Approval/email',
+      'Approved/email',
+    ]) {
+      await mkdir(join(cloud.dir, folder), { recursive: true });
+    }
+    for (const [from] of moves) await writeFile(join(cloud.dir, from), `${ITEM}${from}\n`);
+    await cloud.repo.commit('cloud: add items');
+    for (const [from, to] of moves) await rename(join(cloud.dir, from), join(cloud.dir, to));
+    await cloud.repo.commit('cloud: move items');
+    // What an interrupted checkout would leave: each item's old bytes back at its old path, untracked.
+    for (const [from] of moves) await writeFile(join(cloud.dir, from), `${ITEM}${from}\n`);
+    const events: string[] = [];
+    const repo = new VaultRepo({ root: cloud.dir, agent: 'cloud', onEvent: (e) => events.push(e.message) });
+
+    expect((await repo.sync()).state).toBe('synced');
+
+    const tree = (await git(remote, 'ls-tree', '-r', '--name-only', 'main')).split('\n');
+    const stale = ['Needs_Action/email/D1.md', 'Needs_Action/email/P1.md'];
+    for (const path of stale) {
+      expect(tree).not.toContain(path);
+      expect(existsSync(join(cloud.dir, path))).toBe(false);
+      expect(events).toContainEqual(expect.stringContaining(`removed ${path}, a stale copy`));
+    }
+    for (const [from, to] of moves.filter(([from]) => !stale.includes(from))) {
+      expect(tree).toContain(from);
+      expect(tree).toContain(to);
+    }
+    expect(events.filter((e) => e.includes('a stale copy'))).toHaveLength(2);
+  });
+});
