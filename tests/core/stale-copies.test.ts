@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VaultRepo } from '../../core/vault-repo.js';
-import { git, remoteWithClones } from '../helpers/vaults.js';
+import { git, remoteWithClones, tempDir } from '../helpers/vaults.js';
 
 const ITEM = '---\ntype: email\nfrom: jane@client.example\n---\n\nplease call me\n';
 
@@ -63,12 +63,29 @@ describe('a claimed item that git put back into Needs_Action/ is never committed
     expect((await treeOf(remote)).sort()).toEqual(['In_Progress/cloud/E7.md', 'Needs_Action/email/E7.md']);
   });
 
-  it('the first commit of a new vault (no HEAD yet) takes a new item', async () => {
-    const { clones } = await remoteWithClones(['cloud']);
-    const cloud = clones.cloud!;
-    await mkdir(join(cloud.dir, 'Needs_Action/email'), { recursive: true });
-    await writeFile(join(cloud.dir, 'Needs_Action/email/E1.md'), ITEM);
-    expect((await cloud.repo.commit('cloud: add E1')).committed).toBe(true);
+  it('a clone without any commit yet (no HEAD) takes a new item, with no repair reported', async () => {
+    const dir = await tempDir();
+    await git(dir, 'init', '--quiet', '--initial-branch=main');
+    await mkdir(join(dir, 'Needs_Action/email'), { recursive: true });
+    await writeFile(join(dir, 'Needs_Action/email/E1.md'), ITEM);
+    const events: string[] = [];
+    const repo = new VaultRepo({ root: dir, agent: 'cloud', onEvent: (e) => events.push(e.kind) });
+
+    expect((await repo.commit('cloud: add E1')).committed).toBe(true);
+
+    expect(await git(dir, 'ls-files')).toBe('Needs_Action/email/E1.md\n');
+    expect(events).toEqual([]);
+  });
+
+  it('an ordinary commit, with nothing in Needs_Action/ to look at, reports no repair', async () => {
+    const { local } = await claimedByCloud();
+    await writeFile(join(local.dir, 'Dashboard.md'), '# Dashboard\n\nall quiet\n');
+    const events: string[] = [];
+    const repo = new VaultRepo({ root: local.dir, agent: 'local', onEvent: (e) => events.push(e.kind) });
+
+    expect((await repo.commit('local: dashboard')).committed).toBe(true);
+
+    expect(events).toEqual([]);
   });
 });
 
