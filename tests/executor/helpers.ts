@@ -337,6 +337,17 @@ export function executive(
   });
 }
 
+/** What the owner's `fte approve`, `fte reject` and `fte resolve` act with on the laptop's clone. */
+export function ownerContext(w: World) {
+  return {
+    root: w.local.dir,
+    agent: 'local',
+    owner: 'owner',
+    audit: new AuditLog(w.local.dir),
+    clock: () => new Date(),
+  };
+}
+
 export async function auditRecords(dir: string): Promise<AuditRecord[]> {
   return new AuditLog(dir).read(new Date());
 }

@@ -4,7 +4,6 @@ import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../core/audit.js';
 import { decodeApproval } from '../../core/codec.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
 import { loadExecutorConfig } from '../../executor/config.js';
@@ -21,6 +20,7 @@ import {
   frontmatterOf,
   git,
   localLedger,
+  ownerContext,
   runCli,
   smtpEnv,
   smtpServer,
@@ -70,11 +70,7 @@ async function remoteBlobs(w: World): Promise<string> {
 }
 
 const ctxOf = (w: World, ledger?: Ledger) => ({
-  root: w.local.dir,
-  agent: 'local',
-  owner: 'owner',
-  audit: new AuditLog(w.local.dir),
-  clock: () => new Date(),
+  ...ownerContext(w),
   ledger,
 });
 

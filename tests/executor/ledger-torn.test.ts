@@ -1,7 +1,6 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../core/audit.js';
 import { decodeApproval } from '../../core/codec.js';
 import { idempotencyKey } from '../../executor/actions/at-most-once.js';
 import { approveTask } from '../../executor/decisions.js';
@@ -11,6 +10,7 @@ import {
   executive,
   frontmatterOf,
   localLedger,
+  ownerContext,
   smtpServer,
   tempDir,
   testKey,
@@ -83,13 +83,7 @@ describe('the ledger after a crash mid-write', () => {
     const smtp = await smtpServer();
     await cloudDrafts(w.cloud, 'EMAIL_T');
     await executive(w, key, undefined).pass();
-    const ctx = {
-      root: w.local.dir,
-      agent: 'local',
-      owner: 'owner',
-      audit: new AuditLog(w.local.dir),
-      clock: () => new Date(),
-    };
+    const ctx = ownerContext(w);
     await approveTask(ctx, key, 'EMAIL_T', 'cli');
     await executive(w, key, undefined).pass();
 

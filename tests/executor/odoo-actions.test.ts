@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../core/audit.js';
 import { ConfigError } from '../../core/config.js';
 import { HANDBOOK_FILE } from '../../core/layout.js';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
@@ -20,6 +19,7 @@ import {
   git,
   localLedger,
   onCleanup,
+  ownerContext,
   runCli,
   smtpEnv,
   tempDir,
@@ -446,13 +446,7 @@ describe.each([
 
     // The owner says it did go out (fte resolve --sent): from then on the partner is not a new payee.
     const ledger = await localLedger(w);
-    const ctx = {
-      root: w.local.dir,
-      agent: 'local',
-      owner: 'owner',
-      audit: new AuditLog(w.local.dir),
-      clock: () => new Date(),
-    };
+    const ctx = ownerContext(w);
     await resolveTask(ctx, ledger, 'PAY_U', 'sent');
     const bill2 = await postedBill(server, partner, 50);
     await cloudApproval(w.cloud, 'PAY_V', 'register_payment', paymentParameters(bill2, partner, 50));

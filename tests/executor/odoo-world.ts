@@ -1,12 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuditLog } from '../../core/audit.js';
 import { approvalContentHash, approvalParameters } from '../../core/codec.js';
 import { stringifyMarkdown } from '../../core/frontmatter.js';
 import type { OdooClient, OdooSettings } from '../../core/odoo/client.js';
 import { actionRegistry } from '../../executor/actions/index.js';
 import { approveTask, type DecisionContext } from '../../executor/decisions.js';
-import { type Clone, localLedger, testKey, type World } from './helpers.js';
+import { type Clone, localLedger, ownerContext, testKey, type World } from './helpers.js';
 
 /** What the laptop's Odoo action tests share: the cloud's accounting approval and the owner's approve. */
 
@@ -49,11 +48,7 @@ export async function approveWithOdoo(w: World, odoo: OdooSettings, ids: string[
   const key = await testKey(w.keyFile);
   const ledger = await localLedger(w);
   const ctx: DecisionContext = {
-    root: w.local.dir,
-    agent: 'local',
-    owner: 'owner',
-    audit: new AuditLog(w.local.dir),
-    clock: () => new Date(),
+    ...ownerContext(w),
     ledger,
     actions: actionRegistry({
       from: 'owner@example.com',

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../core/audit.js';
 import { scanVault, summarizeTasks } from '../../core/status.js';
 import { idempotencyKey } from '../../executor/actions/at-most-once.js';
 import { approveTask } from '../../executor/decisions.js';
@@ -16,6 +15,7 @@ import {
   frontmatterOf,
   git,
   localLedger,
+  ownerContext,
   runCli,
   smtpEnv,
   smtpServer,
@@ -30,13 +30,7 @@ async function approved(w: World, ids: string[], draft = true): Promise<void> {
   if (draft) for (const id of ids) await cloudDrafts(w.cloud, id, { push: id === ids.at(-1) });
   const key = await testKey(w.keyFile);
   await executive(w, key, undefined).pass();
-  const ctx = {
-    root: w.local.dir,
-    agent: 'local',
-    owner: 'owner',
-    audit: new AuditLog(w.local.dir),
-    clock: () => new Date(),
-  };
+  const ctx = ownerContext(w);
   for (const id of ids) await approveTask(ctx, key, id, 'cli');
 }
 

@@ -3,12 +3,11 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../core/audit.js';
 import { approveTask } from '../../executor/decisions.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { Operator } from '../../operator/operator.js';
 import { taskName } from '../../operator/task.js';
-import { executive, git, smtpServer, testKey, world } from '../executor/helpers.js';
+import { executive, git, ownerContext, smtpServer, testKey, world } from '../executor/helpers.js';
 import { itemText } from '../helpers/vaults.js';
 
 /**
@@ -58,13 +57,7 @@ describe('the cloud expires an approval the owner has just approved', () => {
 
     // The owner approves on the laptop (committed there, not pushed yet).
     await executive(w, key, undefined).pass();
-    const ctx = {
-      root: w.local.dir,
-      agent: 'local',
-      owner: 'owner',
-      audit: new AuditLog(w.local.dir),
-      clock: () => new Date(),
-    };
+    const ctx = ownerContext(w);
     await approveTask(ctx, key, 'EMAIL_E', 'cli');
     await executive(w, key, undefined, { sync: false }).pass();
     expect(await git(w.local.dir, 'log', '--format=%s', 'origin/main..HEAD')).toMatch(
