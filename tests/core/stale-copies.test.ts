@@ -63,6 +63,20 @@ describe('a claimed item that git put back into Needs_Action/ is never committed
     expect((await treeOf(remote)).sort()).toEqual(['In_Progress/cloud/E7.md', 'Needs_Action/email/E7.md']);
   });
 
+  it('a tracked Needs_Action/ file edited back to the bytes of the claimed copy is an edit, committed as such', async () => {
+    const { remote, local } = await claimedByCloud();
+    await mkdir(join(local.dir, 'Needs_Action/email'), { recursive: true });
+    await writeFile(join(local.dir, 'Needs_Action/email/E7.md'), `${ITEM}and one more line\n`);
+    expect((await local.repo.sync()).state).toBe('synced');
+    // Now tracked; edited back to exactly the bytes the path had before the claim moved it away.
+    await writeFile(join(local.dir, 'Needs_Action/email/E7.md'), ITEM);
+
+    expect((await local.repo.sync()).state).toBe('synced');
+
+    expect((await treeOf(remote)).sort()).toEqual(['In_Progress/cloud/E7.md', 'Needs_Action/email/E7.md']);
+    expect(await git(remote, 'show', 'main:Needs_Action/email/E7.md')).toBe(ITEM);
+  });
+
   it('a clone without any commit yet (no HEAD) takes a new item, with no repair reported', async () => {
     const dir = await tempDir();
     await git(dir, 'init', '--quiet', '--initial-branch=main');
