@@ -11,11 +11,12 @@ export default {
   coverageAnalysis: 'perTest',
   mutate: [
     // The vault boundary: the rebase rule for yielding commits (YIELDING_COMMIT, rebase(), claimUnlocked(),
-    // undoClaim()) and the stale item copies a sync never commits.
+    // claimHeld(), undoClaim()) and the stale item copies a sync never commits.
     'core/vault-repo.ts:99-99',
     'core/vault-repo.ts:767-805',
     'core/vault-repo.ts:891-975',
-    'core/vault-repo.ts:978-993',
+    'core/vault-repo.ts:982-992',
+    'core/vault-repo.ts:995-1010',
     'core/git/stale-copies.ts',
     'core/secret-guard.ts',
     // The executor.

@@ -892,7 +892,7 @@ export class VaultRepo {
     const target = itemPaths.inProgress(this.agent, id);
     const source = await this.findNeedsAction(id);
     if (!source) {
-      if (await this.files.exists(target)) return { result: 'won', path: target };
+      if (await this.files.exists(target)) return this.claimHeld(target);
       const owner = await this.findOwner(id);
       return owner ? { result: 'lost', owner } : { result: 'missing' };
     }
@@ -972,6 +972,23 @@ export class VaultRepo {
       result: 'offline',
       error: `push still rejected after ${this.pushRetryBudgetMs / 1000} s of retries`,
     };
+  }
+
+  /**
+   * An item already in our `In_Progress/`: won once our claim is on the remote. A claim committed but never
+   * pushed (killed in between) is pushed now; if that push does not land, the next sync decides (it drops
+   * the claim when another agent's landed first), so until then nobody works on the item.
+   */
+  private async claimHeld(target: string): Promise<ClaimOutcome> {
+    const onRemote = await this.git.succeeds(['cat-file', '-e', `${REMOTE_REF}:${target}`]);
+    if (onRemote || !(await this.hasRemote())) return { result: 'won', path: target };
+    try {
+      await this.push();
+      return { result: 'won', path: target };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return { result: 'offline', error: `our claim of ${target} is not on the remote yet: ${reason}` };
+    }
   }
 
   /** Takes back our claim commit (the newest commit, under the lock) and restores the item where it was. */

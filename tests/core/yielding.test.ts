@@ -187,6 +187,38 @@ describe('claims are decided by whose push lands', () => {
     expect(await cloud.repo.claim('E8')).toEqual({ result: 'missing' });
   });
 
+  it('a claim committed but never pushed (killed in between) is pushed by the next claim of the item: won', async () => {
+    const { remote, local } = await itemOnBoth();
+    await mkdir(join(local.dir, 'In_Progress/local'), { recursive: true });
+    await git(local.dir, 'mv', E7, 'In_Progress/local/E7.md');
+    await git(local.dir, 'commit', '--quiet', '-m', 'local: claim E7');
+
+    expect(await local.repo.claim('E7')).toEqual({ result: 'won', path: 'In_Progress/local/E7.md' });
+    expect((await remoteTree(remote)).filter((p) => p.endsWith('/E7.md'))).toEqual([
+      'In_Progress/local/E7.md',
+    ]);
+  });
+
+  it('a claim committed but never pushed, while another agent’s claim landed: not won; the next sync gives the item to it', async () => {
+    const { remote, cloud, local } = await itemOnBoth();
+    await mkdir(join(local.dir, 'In_Progress/local'), { recursive: true });
+    await git(local.dir, 'mv', E7, 'In_Progress/local/E7.md');
+    await git(local.dir, 'commit', '--quiet', '-m', 'local: claim E7');
+    expect((await cloud.repo.claim('E7')).result).toBe('won');
+
+    const outcome = await local.repo.claim('E7');
+    expect(outcome.result).toBe('offline');
+    expect(outcome.result === 'offline' && outcome.error).toMatch(
+      /^our claim of In_Progress\/local\/E7.md is not on the remote yet: /,
+    );
+
+    expect((await local.repo.sync()).lostClaims).toEqual(['E7']);
+    expect(await local.repo.claim('E7')).toEqual({ result: 'lost', owner: 'cloud' });
+    expect((await remoteTree(remote)).filter((p) => p.endsWith('/E7.md'))).toEqual([
+      'In_Progress/cloud/E7.md',
+    ]);
+  });
+
   it('a vault without a remote claims locally: won, committed', async () => {
     const dir = join(await tempDir(), 'vault');
     await initVault(dir, { agent: 'cloud' });
