@@ -50,7 +50,7 @@ describe('claims on one machine', () => {
     ].filter((f) => f.endsWith('.md'));
     expect(owned.sort()).toEqual(ids.map((id) => `${id}.md`));
     expect((await readdir(join(dir, 'Needs_Action', 'email'))).filter((f) => f.endsWith('.md'))).toEqual([]);
-  });
+  }, 240_000); // 24 CLI processes: minutes on a loaded 2-core machine (a guard against a hang, not a speed bound)
 
   it('says 4 for an item that does not exist and 2 for a hostile id', async () => {
     const dir = join(await tempDir(), 'vault');
