@@ -23,8 +23,8 @@ export default {
     'executor/ledger.ts',
     'executor/actions/at-most-once.ts',
     'executor/signature.ts',
-    'executor/config.ts:151-164',
-    'executor/config.ts:171-176',
+    'executor/config.ts:151-165',
+    'executor/config.ts:172-175',
     // The operator.
     'operator/decide.ts',
     'operator/credentials.ts',

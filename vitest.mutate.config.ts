@@ -14,6 +14,7 @@ export default defineConfig({
       'tests/core/secret-names.test.ts',
       'tests/core/stale-copies.test.ts',
       'tests/core/yielding.test.ts',
+      'tests/executor/at-most-once-records.test.ts',
       'tests/executor/at-most-once.test.ts',
       'tests/executor/ledger.test.ts',
       'tests/executor/rates.test.ts',

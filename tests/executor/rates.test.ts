@@ -37,5 +37,8 @@ describe('hourly limits', () => {
     expect(paymentRateFromHandbook('at most 5 emails per hour')).toBeUndefined();
     expect(paymentRateFromHandbook('at most two payments per hour')).toBeUndefined();
     expect(paymentRateFromHandbook('at most 3 payments per day')).toBeUndefined();
+    // A rule wrapped over lines (Markdown with indentation): any run of white space between the words.
+    expect(rateFromHandbook('- At most\n  10  emails\n  per  \n  hour.')).toBe(10);
+    expect(paymentRateFromHandbook('- At most\n  12  payments\n  per\t\n  hour.')).toBe(12);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseMarkdown } from '../../core/frontmatter.js';
 import { locate } from '../../core/layout.js';
 import { ApprovalFrontmatter, canonicalize, ItemFrontmatter } from '../../core/schemas.js';
-import { decide, SETTLE_MS, type VaultState } from '../../operator/decide.js';
+import { decide, phaseOf, SETTLE_MS, type VaultState } from '../../operator/decide.js';
 import { TemplateDrafter } from '../../operator/drafters/template.js';
 import { EmailHandler } from '../../operator/handlers/email.js';
 import type { Task } from '../../operator/task.js';
@@ -331,5 +331,255 @@ describe('why a task waits: each reason and its message', () => {
       reason: 'NoReplyNeeded',
       message: 'a newsletter',
     });
+  });
+});
+
+describe('what the owner reads in the status of each waiting task', () => {
+  it('a task given up on names the last error until a new generation; a Stalled condition that is not True does not stop it', () => {
+    const condition = (status: 'True' | 'False') => ({
+      conditions: [
+        {
+          type: 'Stalled',
+          status,
+          reason: 'RepeatedErrors',
+          message: 'git broke',
+          lastTransitionTime: NOW.toISOString(),
+          observedGeneration: 1,
+        },
+      ],
+    });
+    const s = state({ item: item('In_Progress/cloud/E1.md') });
+    const stalled = decide(task('E1', condition('True'), 1), s, ctx);
+    expect(stalled).toMatchObject({
+      phase: 'Failed',
+      owner: 'cloud',
+      error: 'git broke',
+      waiting: {
+        reason: 'Stalled',
+        message: 'gave up after repeated errors; waiting for the task to change',
+      },
+    });
+    expect(stalled.step).toBeUndefined();
+    const cleared = decide(task('E1', condition('False'), 1), s, ctx);
+    expect(cleared).toMatchObject({ phase: 'InProgress', step: { kind: 'triage' } });
+    expect(cleared.error).toBeUndefined();
+  });
+
+  it("the owner's decision names its file; an expired request says so; an unreadable decision is still the owner's", () => {
+    const mine = item('In_Progress/cloud/E1.md');
+    const approved = decide(task(), state({ item: mine, approval: approval('Approved/E1.md') }), ctx);
+    expect(approved.waiting).toEqual({
+      reason: 'OwnerDecided',
+      message: "the owner's decision is in Approved/E1.md",
+    });
+    expect(approved.expires).toBe('2026-01-09T10:00:00Z');
+    const expired = decide(
+      task(),
+      state({ item: mine, approval: approval('Rejected/E1.md', { status: 'expired' }) }),
+      ctx,
+    );
+    expect(expired.waiting).toEqual({
+      reason: 'Expired',
+      message: 'the approval request expired unanswered',
+    });
+    const unreadable = read<ApprovalFrontmatter>(
+      'Rejected/E1.md',
+      '---\nstatus: [expired\n---\n',
+      ApprovalFrontmatter,
+    );
+    const d = decide(task(), state({ item: mine, approval: unreadable }), ctx);
+    expect(d).toMatchObject({
+      phase: 'Rejected',
+      approvalPath: 'Rejected/E1.md',
+      waiting: { reason: 'OwnerDecided', message: "the owner's decision is in Rejected/E1.md" },
+    });
+    expect(d.expires).toBeUndefined();
+    expect(d.step).toBeUndefined();
+  });
+
+  it('a quarantined item names where it is kept and why: its recorded error, its parse error, or the folder', () => {
+    const kept = { reason: 'Quarantined', message: 'kept in Needs_Action/_errors/E1.md with the reason' };
+    const path = 'Needs_Action/_errors/E1.md';
+    const withError = item(path, '---\ntype: email\nstatus: error\nerror: bad yaml\n---\n');
+    expect(decide(task(), state({ item: withError }), ctx)).toMatchObject({
+      error: 'bad yaml',
+      waiting: kept,
+    });
+    // Fails the schema (no type) but its fields are read: the error it carries is shown.
+    const schema = item(path, '---\nstatus: error\nerror: no type\n---\n');
+    expect(schema.ok).toBe(false);
+    expect(decide(task(), state({ item: schema }), ctx)).toMatchObject({ error: 'no type', waiting: kept });
+    // Does not parse at all: the parse error is shown.
+    const broken = item(path, '---\nerror: [unclosed\n---\n');
+    expect(broken.ok).toBe(false);
+    const brokenMessage = broken.ok ? '' : broken.problem.message;
+    expect(brokenMessage).not.toBe('');
+    expect(decide(task(), state({ item: broken }), ctx)).toMatchObject({
+      error: brokenMessage,
+      waiting: kept,
+    });
+    // Parses, but carries no error text.
+    const bare = item(path, '---\ntype: email\nstatus: error\n---\n');
+    expect(decide(task(), state({ item: bare }), ctx)).toMatchObject({
+      phase: 'Failed',
+      error: 'moved to Needs_Action/_errors/',
+      waiting: kept,
+    });
+  });
+
+  it('a pending approval of ours that cannot be read waits for the owner, with the parse error', () => {
+    const unreadable = read<ApprovalFrontmatter>(
+      'Pending_Approval/email/E1.md',
+      '---\nexpires: [2026\n---\n',
+      ApprovalFrontmatter,
+    );
+    const message = unreadable.ok ? '' : unreadable.problem.message;
+    expect(message).not.toBe('');
+    const d = decide(task(), state({ item: item('In_Progress/cloud/E1.md'), approval: unreadable }), ctx);
+    expect(d).toEqual({
+      phase: 'PendingApproval',
+      owner: 'cloud',
+      approvalPath: 'Pending_Approval/email/E1.md',
+      error: message,
+      waiting: {
+        reason: 'ApprovalUnreadable',
+        message: 'the approval request cannot be read; the owner can fix or reject it',
+      },
+    });
+    // Not ours (another agent's item, a source naming it): not even looked at.
+    const theirs = decide(
+      task(),
+      state({ item: item('In_Progress/local/E1.md'), approval: unreadable }),
+      ctx,
+    );
+    expect(theirs.waiting?.reason).toBe('NotOurs');
+    expect(theirs.error).toBeUndefined();
+  });
+
+  it('a pending approval names its file while it waits; one that expires this instant is expired', () => {
+    const s = state({
+      item: item('In_Progress/cloud/E1.md'),
+      approval: approval('Pending_Approval/email/E1.md'),
+      signalWritten: true,
+    });
+    expect(decide(task(), s, ctx).waiting).toEqual({
+      reason: 'AwaitingApproval',
+      message: 'waiting for the owner in Pending_Approval/email/E1.md',
+    });
+    // The signal not looked at (undefined) is not a missing signal.
+    expect(decide(task(), { ...s, signalWritten: undefined }, ctx).waiting?.reason).toBe('AwaitingApproval');
+    const oneMsBefore = { ...ctx, now: new Date(Date.parse('2026-01-09T10:00:00Z') - 1) };
+    expect(decide(task(), s, oneMsBefore)).toMatchObject({
+      requeueAfterMs: 1,
+      waiting: { reason: 'AwaitingApproval' },
+    });
+    // An approval whose source is not a valid In_Progress path of a bad id is not ours.
+    const badId = decide(
+      task('bad id!'),
+      state({
+        approval: approval('Pending_Approval/email/E1.md', { source: 'In_Progress/cloud/bad id!.md' }),
+      }),
+      ctx,
+    );
+    expect(badId.waiting).toEqual({ reason: 'NotOurs', message: 'another agent asked for this approval' });
+  });
+
+  it('files without an item or approval to act on: nothing to work on', () => {
+    const stray = file('Needs_Action/email/E1.md');
+    expect(decide(task(), { files: [stray] }, ctx)).toEqual({
+      phase: 'NeedsAction',
+      waiting: { reason: 'NoItem', message: 'nothing to work on' },
+    });
+  });
+
+  it('a link in a task position is named as never read', () => {
+    const path = 'In_Progress/cloud/E1.md';
+    const unsafe: ReadResult<ItemFrontmatter> = {
+      file: { ...file(path), unsafe: 'unsafe path: symbolic link, never followed' },
+      ok: false,
+      problem: { kind: 'unsafe', message: 'item file: unsafe path: symbolic link, never followed' },
+    };
+    expect(decide(task(), state({ item: unsafe }), ctx)).toEqual({
+      phase: 'Failed',
+      owner: 'cloud',
+      approvalPath: undefined,
+      error: 'item file: unsafe path: symbolic link, never followed',
+      waiting: {
+        reason: 'UnsafePath',
+        message: 'In_Progress/cloud/E1.md is not a regular file; it is never read',
+      },
+    });
+  });
+
+  it('settling: a new file that does not parse is read again shortly; a claimed one or one failing the schema is quarantined at once', () => {
+    const fresh = item('Needs_Action/email/E1.md', '---\nfrom: [unclosed\n---\n');
+    fresh.file.mtimeMs = NOW.getTime();
+    expect(decide(task(), state({ item: fresh }), ctx)).toEqual({
+      phase: 'NeedsAction',
+      owner: undefined,
+      approvalPath: undefined,
+      waiting: {
+        reason: 'Settling',
+        message: 'written moments ago and not readable yet; read again shortly',
+      },
+      requeueAfterMs: SETTLE_MS + 100,
+    });
+    fresh.file.mtimeMs = NOW.getTime() - SETTLE_MS + 1;
+    expect(decide(task(), state({ item: fresh }), ctx).waiting?.reason).toBe('Settling');
+    const claimed = item('In_Progress/cloud/E1.md', '---\nfrom: [unclosed\n---\n');
+    claimed.file.mtimeMs = NOW.getTime();
+    expect(decide(task(), state({ item: claimed }), ctx).step).toMatchObject({
+      kind: 'quarantine',
+      keepBytes: true,
+    });
+    const schema = item('Needs_Action/email/E1.md', '---\nsubject: no type\n---\n');
+    schema.file.mtimeMs = NOW.getTime();
+    expect(schema.ok).toBe(false);
+    expect(decide(task(), state({ item: schema }), ctx).step).toMatchObject({
+      kind: 'quarantine',
+      keepBytes: false,
+    });
+  });
+
+  it('a file name that is not a task id is quarantined with that reason', () => {
+    const d = decide(task('bad id!'), state({ item: item('Needs_Action/email/bad id!.md') }), ctx);
+    expect(d.step).toEqual({
+      kind: 'quarantine',
+      reason: 'the file name is not a valid task id',
+      keepBytes: true,
+    });
+  });
+
+  it('an item marked failed without a reason, or not needing a reply without one, says so', () => {
+    const failed = item(
+      'In_Progress/cloud/E1.md',
+      EMAIL.replace('subject: Invoice', 'subject: Invoice\nstatus: error'),
+    );
+    expect(decide(task(), state({ item: failed }), ctx)).toMatchObject({
+      phase: 'Failed',
+      error: 'marked status: error',
+    });
+    const noReply = item(
+      'In_Progress/cloud/E1.md',
+      EMAIL.replace('subject: Invoice', 'subject: Invoice\ntriage: no_reply'),
+    );
+    expect(decide(task(), state({ item: noReply }), ctx).waiting).toEqual({
+      reason: 'NoReplyNeeded',
+      message: 'no reply needed',
+    });
+  });
+
+  it('an item marked status: error is Failed only while it waits or is worked on; a finished one keeps its folder', () => {
+    const text = EMAIL.replace('subject: Invoice', 'subject: Invoice\nstatus: error');
+    const waiting = item('Needs_Action/email/E1.md', text);
+    expect(decide(task(), state({ item: waiting }), ctx).phase).toBe('Failed');
+    expect(decide(task(), state({ item: item('Done/E1.item.md', text) }), ctx)).toMatchObject({
+      phase: 'Done',
+      waiting: { reason: 'Finished' },
+    });
+  });
+
+  it('the phase of a task without files is NeedsAction', () => {
+    expect(phaseOf({ files: [] })).toBe('NeedsAction');
   });
 });
