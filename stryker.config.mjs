@@ -22,6 +22,7 @@ export default {
     'executor/ledger.ts',
     'executor/actions/at-most-once.ts',
     'executor/signature.ts',
+    'executor/decisions.ts',
     'executor/config.ts:151-164',
     'executor/config.ts:171-176',
     // The operator.
