@@ -23,6 +23,7 @@ export default {
     'executor/ledger.ts',
     'executor/actions/at-most-once.ts',
     'executor/signature.ts',
+    'executor/decisions.ts',
     'executor/config.ts:151-165',
     'executor/config.ts:172-175',
     // The operator.

@@ -16,6 +16,7 @@ export default defineConfig({
       'tests/core/yielding.test.ts',
       'tests/executor/at-most-once-records.test.ts',
       'tests/executor/at-most-once.test.ts',
+      'tests/executor/decisions.test.ts',
       'tests/executor/ledger.test.ts',
       'tests/executor/rates.test.ts',
       'tests/executor/signature.test.ts',
