@@ -199,6 +199,21 @@ describe('claims are decided by whose push lands', () => {
     ]);
   });
 
+  it('an item whose claim is on the remote stays won while the remote is unreachable; without a remote it is won too', async () => {
+    const { root, remote, local } = await itemOnBoth();
+    expect((await local.repo.claim('E7')).result).toBe('won');
+    await rename(remote, join(root, 'gone.git'));
+    expect(await local.repo.claim('E7')).toEqual({ result: 'won', path: 'In_Progress/local/E7.md' });
+
+    const dir = join(await tempDir(), 'vault');
+    await initVault(dir, { agent: 'cloud' });
+    await writeFile(join(dir, E7), ITEM);
+    const alone = new VaultRepo({ root: dir, agent: 'cloud' });
+    await alone.commit('cloud: add E7');
+    expect((await alone.claim('E7')).result).toBe('won');
+    expect(await alone.claim('E7')).toEqual({ result: 'won', path: 'In_Progress/cloud/E7.md' });
+  });
+
   it('a claim committed but never pushed, while another agent’s claim landed: not won; the next sync gives the item to it', async () => {
     const { remote, cloud, local } = await itemOnBoth();
     await mkdir(join(local.dir, 'In_Progress/local'), { recursive: true });
