@@ -144,6 +144,35 @@ describe('replaying our commits on the remote', () => {
   });
 });
 
+describe('a commit git cannot replay on the remote', () => {
+  it('the remote replaced the folder our unpushed commit writes into with a link: refused with the commit named, the clone put back, not looped', async () => {
+    const { remote, cloud, local } = await itemOnBoth();
+    await mkdir(join(local.dir, 'Plans/notes'), { recursive: true });
+    await writeFile(join(local.dir, 'Plans/notes/mine.md'), 'mine\n');
+    await local.repo.commit('local: note');
+    const ours = (await git(local.dir, 'rev-parse', 'HEAD')).trim();
+    await mkdir(join(cloud.dir, 'Plans'), { recursive: true });
+    await symlink('/etc', join(cloud.dir, 'Plans/notes'));
+    await git(cloud.dir, 'add', '-A');
+    await git(cloud.dir, '-c', 'user.name=c', '-c', 'user.email=c@x', 'commit', '-qm', 'cloud: link');
+    await git(cloud.dir, 'push', '-q', 'origin', 'HEAD:main');
+
+    const report = await local.repo.sync();
+
+    expect(report.state).toBe('refused');
+    // Named by its commit, with what git said when it stopped.
+    expect(report.remoteRefused?.reason).toContain(
+      `cannot replay ${ours.slice(0, 12)} on the remote: You must edit all merge conflicts`,
+    );
+    // Put back on our own history (the refusal is recorded on top of it), nothing of the remote's taken.
+    expect((await git(local.dir, 'rev-parse', 'HEAD~1')).trim()).toBe(ours);
+    expect(await git(local.dir, 'log', '-1', '--format=%s')).toMatch(/^local: remote_refused /);
+    expect(existsSync(join(local.dir, '.git/rebase-merge'))).toBe(false);
+    expect(await readFile(join(local.dir, 'Plans/notes/mine.md'), 'utf8')).toBe('mine\n');
+    expect(await git(remote, 'log', '-1', '--format=%s', 'main')).toBe('cloud: link\n');
+  });
+});
+
 describe('claims are decided by whose push lands', () => {
   it('a claim whose commit fails puts the item back and says why', async () => {
     const { local } = await itemOnBoth();
