@@ -358,6 +358,8 @@ describe('post_invoice: posting', () => {
       { partner: 'Acme Holding' },
       `its partner is Acme SA (${base.partnerId}), not Acme Holding (${base.partnerId})`,
     ]);
+    const empty = await draft({ lines: [] });
+    cases.push([empty, { amount_total: 0 }, 'it has 0 lines, not 2']);
     const usd = await draft({ currency: 2 });
     cases.push([usd, {}, 'its currency is USD, not EUR']);
     const bill = await draft({ moveType: 'in_invoice' });
@@ -414,6 +416,27 @@ describe('post_invoice: posting', () => {
       ),
     );
     expect(server.calls.length).toBe(seen);
+  });
+});
+
+describe('post_invoice: the lines in order', () => {
+  it('compares the lines in the order they were created, whatever order Odoo lists them in', async () => {
+    const inv = await draft();
+    // Odoo lists an invoice's lines by their `sequence`: here, as if a person had dragged the last line up.
+    const reordered: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (!String(input).endsWith('/json/2/account.move/read')) return answer;
+      const rows = (await answer.json()) as Array<Record<string, unknown>>;
+      const flipped = rows.map((r) =>
+        Array.isArray(r.invoice_line_ids) ? { ...r, invoice_line_ids: [...r.invoice_line_ids].reverse() } : r,
+      );
+      return new Response(JSON.stringify(flipped), {
+        status: answer.status,
+        headers: { 'content-type': 'application/json' },
+      });
+    };
+    const ex = executor({ fetch: reordered });
+    expect((await ex.perform(ex.prepare(invoice(inv)))).detail).toMatch(/^posted in Odoo as INV\//);
   });
 });
 

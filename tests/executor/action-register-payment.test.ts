@@ -183,6 +183,8 @@ describe('register_payment: what the owner is shown', () => {
     ]);
     expect(known.audit.new_payee).toBe(false);
     expect(executor({ ledger: paid }).prepare(pay(41, 8, 10)).effect).toContainEqual(['warning', NEW_PAYEE]);
+    const noLedger = new RegisterPaymentExecutor({ settings: laptop(), ceiling: 1000 });
+    expect(noLedger.prepare(pay(41, 7, 10)).effect).toContainEqual(['warning', NEW_PAYEE]);
     const failedOnly = await ledgerWithPaymentTo(7, 'failed');
     expect(executor({ ledger: failedOnly }).prepare(pay(41, 7, 10)).effect).toContainEqual([
       'warning',
@@ -285,15 +287,24 @@ describe('register_payment: paying', () => {
     const settings = laptop({ protocol: 'jsonrpc' }, server17);
     const ex = executor({ settings, fetch: odoo17Fetch() });
     const prepared = ex.prepare(pay(billId, partnerId, 100));
+    // A payment with the marker that was cancelled (Odoo 17's state `cancel`) is no earlier payment.
+    const odoo = await admin(server17);
+    const canceled = await odoo.create('account.payment', {
+      payment_type: 'outbound',
+      partner_id: partnerId,
+      amount: 1,
+      memo: prepared.payload.marker,
+    });
+    await odoo.write('account.payment', [canceled], { state: 'canceled' });
     const performed = await ex.perform(prepared);
-    const [payment] = await payments(server17, partnerId);
+    const [, payment] = await payments(server17, partnerId);
     expect(payment!.memo).toBe(`${billName} ${prepared.payload.marker}`);
     expect(performed.audit).toMatchObject({ protocol: 'jsonrpc', name: payment!.name });
     const again = await ex.perform(prepared);
     expect(again.detail).toBe(
       `already paid in Odoo by this approval (${payment!.name}, memo ${prepared.payload.marker}); not paid again`,
     );
-    expect(await payments(server17, partnerId)).toHaveLength(1);
+    expect(await payments(server17, partnerId)).toHaveLength(2);
   });
 
   it('a payment with the marker that is draft or canceled, or a memo only ilike-similar, is no earlier payment', async () => {

@@ -104,7 +104,8 @@ export function accountingApproval(
  * Odoo 17 in front of the test server (which has Odoo 18+'s `memo`): a fetch for the client's test hook
  * (`OdooClientOptions.fetch`) under which `account.payment` calls its memo field `ref`, as Odoo 17 does.
  * `fields_get`, `read` and `search_read` answer `ref`; a call naming `ref` reaches the server as `memo`;
- * a call naming `memo` names a field Odoo 17 does not have, and the server refuses it.
+ * a call naming `memo` names a field Odoo 17 does not have, and the server refuses it. A cancelled
+ * payment's state is Odoo 17's `cancel` (18+: `canceled`).
  */
 export function odoo17Fetch(): typeof fetch {
   const rename = (value: unknown, from: string, to: string): unknown => {
@@ -122,14 +123,21 @@ export function odoo17Fetch(): typeof fetch {
     const args = body?.params?.args as unknown[] | undefined;
     const payment = body?.params?.method === 'execute_kw' && args?.[3] === 'account.payment';
     if (!payment) return fetch(input, init);
-    const renamed = rename(rename(args.slice(5), 'memo', 'memo_is_not_in_odoo_17'), 'ref', 'memo');
+    const renamed = rename(
+      rename(rename(args.slice(5), 'memo', 'memo_is_not_in_odoo_17'), 'ref', 'memo'),
+      'cancel',
+      'canceled',
+    );
     const sent = {
       ...body,
       params: { ...body.params, args: [...args.slice(0, 5), ...(renamed as unknown[])] },
     };
     const answer = await fetch(input, { ...init, body: JSON.stringify(sent) });
     const json = (await answer.json()) as { result?: unknown };
-    const result = 'result' in json ? { ...json, result: rename(json.result, 'memo', 'ref') } : json;
+    const result =
+      'result' in json
+        ? { ...json, result: rename(rename(json.result, 'memo', 'ref'), 'canceled', 'cancel') }
+        : json;
     return new Response(JSON.stringify(result), {
       status: answer.status,
       headers: { 'content-type': answer.headers.get('content-type') ?? 'application/json' },
