@@ -332,24 +332,48 @@ describe('register_payment: paying', () => {
     expect((await payments(server, partnerId)).map((p) => p.amount)).toEqual([1, 1, 1, 50]);
   });
 
-  it('a payment a person posted with the marker in its memo counts as this approval paid', async () => {
+  it('payments a person posted with the marker in their memo count as this approval paid, all named', async () => {
     const { billId, partnerId } = await vendorBill(300);
     const ex = executor();
     const prepared = ex.prepare(pay(billId, partnerId, 70));
     const odoo = await admin();
-    const first = await odoo.create('account.payment', {
-      payment_type: 'outbound',
-      partner_id: partnerId,
-      amount: 70,
-      memo: `by hand ${prepared.payload.marker}`,
-    });
-    await odoo.call('account.payment', 'action_post', [first]);
-    const [{ name } = { name: '' }] = await odoo.read('account.payment', [first], ['name']);
+    const posted = async (memo: string) => {
+      const id = await odoo.create('account.payment', {
+        payment_type: 'outbound',
+        partner_id: partnerId,
+        amount: 35,
+        memo,
+      });
+      await odoo.call('account.payment', 'action_post', [id]);
+      const [{ name } = { name: '' }] = await odoo.read('account.payment', [id], ['name']);
+      return { id, name: String(name) };
+    };
+    const first = await posted(`by hand ${prepared.payload.marker}`);
+    const second = await posted(`rest ${prepared.payload.marker}`);
     const performed = await ex.perform(prepared);
     expect(performed.detail).toBe(
-      `already paid in Odoo by this approval (${String(name)}, memo ${prepared.payload.marker}); not paid again`,
+      `already paid in Odoo by this approval (${first.name}, ${second.name}, memo ${prepared.payload.marker}); not paid again`,
     );
-    expect(performed.audit).toMatchObject({ payment_id: first, name, already_paid: true });
+    expect(performed.audit).toMatchObject({ payment_id: first.id, name: first.name, already_paid: true });
+    expect(performed.effectId).toBe(first.name);
+  });
+
+  it('a customer invoice paid in full is still no vendor bill: refused, not recorded paid', async () => {
+    const odoo = await admin();
+    const partnerId = await odoo.create('res.partner', { name: 'Hosting Ltd' });
+    const invoice = await odoo.create('account.move', {
+      move_type: 'out_invoice',
+      partner_id: partnerId,
+      invoice_line_ids: [[0, 0, { name: 'Work', quantity: 1, price_unit: 60 }]],
+    });
+    await odoo.call('account.move', 'action_post', [invoice]);
+    const context = { active_model: 'account.move', active_ids: [invoice] };
+    const wizard = await odoo.create('account.payment.register', { amount: 60 }, { context });
+    await odoo.call('account.payment.register', 'action_create_payments', [wizard], {}, { context });
+    expect(await failure(executor().perform(executor().prepare(pay(invoice, partnerId, 60))))).toEqual({
+      message: `vendor bill account.move ${invoice}: it is a out_invoice, not a vendor bill; nothing was paid`,
+      meaning: 'failed',
+    });
   });
 
   it('a bill a person paid in full meanwhile is recorded done without a second payment', async () => {
@@ -376,7 +400,8 @@ describe('register_payment: paying', () => {
       meaning: 'failed',
     });
     expect(await payments(server, partnerId)).toEqual([]);
-    const performed = await executor().perform(executor().prepare(pay(billId, partnerId, 90)));
+    // At exactly this machine's ceiling: paid.
+    const performed = await executor({ ceiling: 90 }).perform(executor().prepare(pay(billId, partnerId, 90)));
     expect(performed.detail).toMatch(/^paid 90\.00 EUR to Hosting Ltd/);
   });
 
