@@ -15,7 +15,7 @@ import { Ledger } from '../../executor/ledger.js';
 import { ODOO_SETTINGS_HINT } from '../../executor/odoo-config.js';
 import { odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
 import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
-import { accountingApproval, odoo17Fetch, postedVendorBill } from './odoo-world.js';
+import { accountingApproval, odoo17Fetch, postedVendorBill, rewriteAnswers } from './odoo-world.js';
 
 /**
  * register_payment's executor in-process (executor/actions/register-payment.ts) against the test Odoo
@@ -356,6 +356,86 @@ describe('register_payment: paying', () => {
     );
     expect(performed.audit).toMatchObject({ payment_id: first.id, name: first.name, already_paid: true });
     expect(performed.effectId).toBe(first.name);
+  });
+
+  it("listed in Odoo's default order (newest first), the marked payments are still named oldest first", async () => {
+    const { billId, partnerId } = await vendorBill(300);
+    const prepared = executor().prepare(pay(billId, partnerId, 70));
+    const odoo = await admin();
+    const names: string[] = [];
+    const ids: number[] = [];
+    for (const memo of [`a ${prepared.payload.marker}`, `b ${prepared.payload.marker}`]) {
+      const id = await odoo.create('account.payment', {
+        payment_type: 'outbound',
+        partner_id: partnerId,
+        amount: 35,
+        memo,
+      });
+      await odoo.call('account.payment', 'action_post', [id]);
+      const [row] = await odoo.read('account.payment', [id], ['name']);
+      ids.push(id);
+      names.push(String(row!.name));
+    }
+    // Odoo orders account.payment by "date desc, name desc" unless told otherwise.
+    const newestFirst = rewriteAnswers((call, result) =>
+      call.model === 'account.payment' &&
+      call.method === 'search_read' &&
+      !call.kwargs.order &&
+      Array.isArray(result)
+        ? [...result].reverse()
+        : result,
+    );
+    const performed = await executor({ fetch: newestFirst }).perform(prepared);
+    expect(performed.detail).toBe(
+      `already paid in Odoo by this approval (${names[0]}, ${names[1]}, memo ${prepared.payload.marker}); not paid again`,
+    );
+    expect(performed.audit).toMatchObject({ payment_id: ids[0], name: names[0] });
+  });
+
+  it('a payment with the marker that Odoo 18 shows rejected is no earlier payment', async () => {
+    const { billId, partnerId } = await vendorBill(300);
+    const prepared = executor().prepare(pay(billId, partnerId, 20));
+    const odoo = await admin();
+    const rejected = await odoo.create('account.payment', {
+      payment_type: 'outbound',
+      partner_id: partnerId,
+      amount: 20,
+      memo: prepared.payload.marker,
+    });
+    await odoo.write('account.payment', [rejected], { state: 'canceled' });
+    // The test server has no `rejected` state: Odoo 18's rejected payment, shown through the hook.
+    const asRejected = rewriteAnswers((call, result) =>
+      call.model === 'account.payment' && call.method === 'search_read' && Array.isArray(result)
+        ? result.map((r: Record<string, unknown>) =>
+            r.state === 'canceled' ? { ...r, state: 'rejected' } : r,
+          )
+        : result,
+    );
+    const performed = await executor({ fetch: asRejected }).perform(prepared);
+    expect(performed.detail).toMatch(/^paid 20\.00 EUR to Hosting Ltd in Odoo \(PBNK1\//);
+  });
+
+  it('a bill Odoo shows in_payment (paid, not yet reconciled with the bank) is recorded done, not paid again', async () => {
+    const { billId, partnerId, billName } = await vendorBill(45);
+    const odoo = await admin();
+    const context = { active_model: 'account.move', active_ids: [billId] };
+    const wizard = await odoo.create('account.payment.register', { amount: 45 }, { context });
+    await odoo.call('account.payment.register', 'action_create_payments', [wizard], {}, { context });
+    const inPayment = rewriteAnswers((call, result) =>
+      call.model === 'account.move' && call.method === 'read' && Array.isArray(result)
+        ? result.map((r: Record<string, unknown>) =>
+            r.payment_state === 'paid' ? { ...r, payment_state: 'in_payment' } : r,
+          )
+        : result,
+    );
+    const before = calls('action_create_payments');
+    const performed = await executor({ fetch: inPayment }).perform(
+      executor().prepare(pay(billId, partnerId, 45)),
+    );
+    expect(performed.detail).toBe(
+      `already paid in Odoo: vendor bill ${billName} is in_payment; not paid again`,
+    );
+    expect(calls('action_create_payments')).toBe(before);
   });
 
   it('a customer invoice paid in full is still no vendor bill: refused, not recorded paid', async () => {

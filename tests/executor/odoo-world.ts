@@ -144,3 +144,27 @@ export function odoo17Fetch(): typeof fetch {
     });
   };
 }
+
+/**
+ * A fetch for the client's test hook (`OdooClientOptions.fetch`, JSON-2 only) through which `rewrite` may
+ * change Odoo's answer to a call: what a real Odoo answers where the test server is simpler (a bill
+ * `in_payment` until the bank statement is reconciled, payments listed newest first by default).
+ */
+export function rewriteAnswers(
+  rewrite: (
+    call: { model: string; method: string; kwargs: Record<string, unknown> },
+    result: unknown,
+  ) => unknown,
+): typeof fetch {
+  return async (input, init) => {
+    const answer = await fetch(input, init);
+    const match = /\/json\/2\/([^/]+)\/([^/?]+)$/.exec(String(input));
+    if (!match || answer.status !== 200) return answer;
+    const kwargs = typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : {};
+    const result = rewrite({ model: match[1]!, method: match[2]!, kwargs }, await answer.json());
+    return new Response(JSON.stringify(result), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+}
