@@ -8,7 +8,7 @@ import type { SentCopy, SentCopyResult } from '../../executor/sent-copy.js';
 import { odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
 import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
 import { onCleanup, type SmtpOptions, smtpServer } from './helpers.js';
-import { accountingApproval } from './odoo-world.js';
+import { accountingApproval, rewriteAnswers } from './odoo-world.js';
 
 /**
  * post_invoice's executor in-process (executor/actions/post-invoice.ts) against the test Odoo server over
@@ -234,6 +234,8 @@ describe('post_invoice: what the owner is shown', () => {
   it("a reply id that is not a Message-ID is dropped and noted, after the lines' note", () => {
     const a = invoice({ id: 12, partnerId: 7 }, { email_to: 'billing@acme.example', amount_total: 1549.41 });
     const bad = { ...a, data: { ...a.data, email_in_reply_to: 'not-an-id' } } as typeof a;
+    // An executor built without mail settings shows an empty sender (it cannot send: perform refuses).
+    expect(Object.fromEntries(ex.prepare(bad).effect)['then send email from']).toBe('');
     expect(ex.prepare(bad).notes).toEqual([
       "the lines add up to 1280.50 EUR, the total is 1549.41 EUR (taxes?); Odoo's total must equal the approved total",
       'in_reply_to "not-an-id" is not an RFC 5322 Message-ID; sent without In-Reply-To',
@@ -437,6 +439,45 @@ describe('post_invoice: the lines in order', () => {
     };
     const ex = executor({ fetch: reordered });
     expect((await ex.perform(ex.prepare(invoice(inv)))).detail).toMatch(/^posted in Odoo as INV\//);
+  });
+});
+
+describe('post_invoice: what Odoo may hold', () => {
+  it('a draft without a partner is refused: its partner is empty', async () => {
+    const odoo = await cloudOdoo();
+    const id = await odoo.create('account.move', {
+      move_type: 'out_invoice',
+      invoice_line_ids: LINES.map((l) => [0, 0, l]),
+    });
+    expect(await failure(executor().perform(executor().prepare(invoice({ id, partnerId: 7 }))))).toEqual(
+      sameAnswer(
+        `invoice account.move ${id} changed in Odoo since you approved it (its partner is empty, not Acme SA (7)); nothing was posted — ask for a new approval`,
+        'failed',
+      ),
+    );
+  });
+
+  it('line labels Odoo keeps with spaces around are the approved labels', async () => {
+    const inv = await draft({ lines: [LINES[0]!, { ...LINES[1]!, name: ' Travel  ' }] });
+    expect((await executor().perform(executor().prepare(invoice(inv)))).detail).toMatch(
+      /^posted in Odoo as INV\//,
+    );
+  });
+
+  it("an invoice number with spaces and slashes (a journal's own sequence) gives a plain PDF file name", async () => {
+    const inv = await draft();
+    const { s, transport } = await smtp();
+    const customNumber = rewriteAnswers((call, result) =>
+      call.model === 'account.move' && call.method === 'read' && Array.isArray(result)
+        ? result.map((r: Record<string, unknown>) =>
+            typeof r.name === 'string' && r.name.startsWith('INV/') ? { ...r, name: 'FAC 2026 / 0001' } : r,
+          )
+        : result,
+    );
+    const ex = executor({ transport, fetch: customNumber });
+    const performed = await ex.perform(ex.prepare(invoice(inv, { email_to: 'billing@acme.example' })));
+    expect(performed.audit).toMatchObject({ name: 'FAC 2026 / 0001', attachment: 'FAC_2026_0001.pdf' });
+    expect(s.received[0]!.parsed.attachments.map((a) => a.filename)).toEqual(['FAC_2026_0001.pdf']);
   });
 });
 
