@@ -22,6 +22,10 @@ export default {
     // The executor.
     'executor/ledger.ts',
     'executor/actions/at-most-once.ts',
+    'executor/actions/odoo-common.ts',
+    'executor/actions/register-payment.ts',
+    'executor/actions/send-email.ts',
+    'executor/actions/post-invoice.ts',
     'executor/signature.ts',
     'executor/decisions.ts',
     'executor/config.ts:151-165',
