@@ -47,7 +47,7 @@ describe('LocalVaultPort', () => {
           encoding: 'base64',
         },
         { op: 'move', from: 'Updates/ok.md', to: 'Updates/id_rsa' },
-        { op: 'delete', path: 'Updates/id_rsa' },
+        { op: 'delete', path: 'Updates/old.env' },
       ],
     });
     expect(result).toEqual({
@@ -67,6 +67,49 @@ describe('LocalVaultPort', () => {
     });
     expect(await head(dir)).toBe(before);
     expect(await readdir(join(dir, 'Updates'))).not.toContain('ok.md');
+  });
+
+  it('scans a raw message (.eml) as raw mail: its DKIM signature is no secret, the same text in a note is', async () => {
+    const { dir, port } = await vault();
+    const dkim =
+      'DKIM-Signature: v=1; a=rsa-sha256; d=gmail.com;\n bh=Xq3v9Lk2Zp7Yw1Rt5Nm8Bc4Hd6Jf0Gs2Ka9Ue3Wi7Oy1Qx5Tv8Pr=;\n';
+    expect(
+      await port.apply({
+        message: 'cloud: intake X',
+        operations: [{ op: 'write', path: 'Updates/X.eml', content: dkim }],
+      }),
+    ).toEqual({ kind: 'applied', committed: true, refused: [] });
+    expect(await readFile(join(dir, 'Updates/X.eml'), 'utf8')).toBe(dkim);
+    expect(
+      await port.apply({
+        message: 'cloud: intake Y',
+        operations: [{ op: 'write', path: 'Updates/Y.md', content: dkim }],
+      }),
+    ).toEqual({
+      kind: 'secret',
+      refused: [{ path: 'Updates/Y.md', reason: expect.stringContaining('(rule long-base64)') }],
+    });
+  });
+
+  it('a move out of or into a linked folder names the link, not the path under it', async () => {
+    const { dir, repo, port, outside } = await vault();
+    await symlink(outside, join(dir, 'Updates/out'));
+    await writeFile(join(dir, 'Updates/a.md'), 'a');
+    await repo.commit('cloud: add');
+    const LINK = 'a symbolic link (never followed)';
+    expect(
+      await port.apply({
+        message: 'cloud: m X',
+        operations: [{ op: 'move', from: 'Updates/out/notes.md', to: 'Updates/n.md' }],
+      }),
+    ).toEqual({ kind: 'conflict', reason: `Updates/out: ${LINK}` });
+    expect(
+      await port.apply({
+        message: 'cloud: m X',
+        operations: [{ op: 'move', from: 'Updates/a.md', to: 'Updates/out/a.md' }],
+      }),
+    ).toEqual({ kind: 'conflict', reason: `Updates/out: ${LINK}` });
+    expect(await readdir(outside)).toEqual(['notes.md']);
   });
 
   it('writes base64 content as bytes; ensure keeps what is there; a change of nothing commits nothing', async () => {

@@ -191,6 +191,27 @@ describe('VaultFiles.inspect and reads: what is where, never followed', () => {
     expect(await files.exists('Approved/L.md')).toBe(false);
     expect(await files.exists('Approved/none.md')).toBe(false);
   });
+  it('a vault root that is a file refuses every path under it as not a folder', async () => {
+    const { vault } = await setup();
+    await writeFile(join(vault, 'plain'), 'x');
+    const files = new VaultFiles(join(vault, 'plain'));
+    expect(await files.inspect('a/b.md')).toEqual({
+      kind: 'refused',
+      problem: 'not_folder',
+      at: 'a',
+      reason: NOT_FOLDER,
+    });
+  });
+
+  it('an error other than a missing path is thrown, not taken for missing or for a file in the way', async () => {
+    const { files } = await setup();
+    const long = 'n'.repeat(300);
+    await expect(files.inspect(`Approved/${long}`)).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    await expect(files.readText(`Approved/${long}/x.md`)).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    await expect(files.writeAtomic(`Approved/${long}/x.md`, 'x')).rejects.toMatchObject({
+      code: 'ENAMETOOLONG',
+    });
+  });
 });
 
 describe('VaultFiles.list', () => {
@@ -211,6 +232,19 @@ describe('VaultFiles.list', () => {
     ]);
     expect(await files.listMarkdown('Approved')).toEqual(['.hidden.md', 'a.md', 'b.md', 'c.md']);
     expect(await files.listFolders('Approved')).toEqual(['alpha', 'mid', 'zeta']);
+  });
+
+  it('sorts as JavaScript compares strings, not in the order the folder is read', async () => {
+    const { vault, files } = await setup();
+    // U+FF01 sorts before U+1F600 by bytes (how the folder is read) but after it by UTF-16 code units.
+    const names = ['\uff01.md', '\u{1f600}.md', 'a.md'];
+    for (const name of names) {
+      await writeFile(join(vault, 'Approved', name), name);
+      await mkdir(join(vault, 'Approved', `${name}.d`));
+    }
+    const listing = await files.list('Approved');
+    expect(listing.files).toEqual(['a.md', '\u{1f600}.md', '\uff01.md']);
+    expect(listing.folders).toEqual(['a.md.d', '\u{1f600}.md.d', '\uff01.md.d']);
   });
 
   it('an absent folder and a file are empty listings; a folder under a link is one unsafe entry', async () => {
@@ -260,6 +294,17 @@ describe('VaultFiles writes: inside the vault, never through anything', () => {
     );
     expect(await readFile(join(vault, 'Approved', 'A.md'), 'utf8')).toBe('a');
     await outsideUntouched(outside);
+  });
+
+  it('a write that fails leaves no temp file behind', async () => {
+    const { vault, files } = await setup();
+    await expect(files.writeAtomic('Approved/A.md', 12 as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    await expect(files.writeIfAbsent('Approved/B.md', {} as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    expect(await readdir(join(vault, 'Approved'))).toEqual([]);
   });
 
   it('writeAtomic replaces a FIFO at the target itself', async () => {
@@ -344,6 +389,17 @@ describe('VaultFiles writes: inside the vault, never through anything', () => {
     await outsideUntouched(outside);
   });
 
+  it('of two writeIfAbsent of one path exactly one writes, and its content is what is there', async () => {
+    const { vault, files } = await setup();
+    const results = await Promise.all([
+      files.writeIfAbsent('Approved/W.md', 'one'),
+      files.writeIfAbsent('Approved/W.md', 'two'),
+    ]);
+    expect([...results].sort()).toEqual([false, true]);
+    expect(await readFile(join(vault, 'Approved', 'W.md'), 'utf8')).toBe(results[0] ? 'one' : 'two');
+    expect(await readdir(join(vault, 'Approved'))).toEqual(['W.md']);
+  });
+
   it('of two moves of one file to two targets exactly one wins and exactly one copy is left', async () => {
     const { vault, files } = await setup();
     await writeFile(join(vault, 'Approved', 'A.md'), 'a');
@@ -352,8 +408,16 @@ describe('VaultFiles writes: inside the vault, never through anything', () => {
       files.move('Approved/A.md', 'Done/one.md'),
       files.move('Approved/A.md', 'Done/two.md'),
     ]);
-    expect(results.filter(Boolean)).toHaveLength(1);
+    expect([...results].sort()).toEqual([false, true]);
     expect(await readdir(join(vault, 'Done'))).toHaveLength(1);
+    expect(await readdir(join(vault, 'Approved'))).toEqual([]);
+  });
+
+  it('of two removes of one file exactly one removes it', async () => {
+    const { vault, files } = await setup();
+    await writeFile(join(vault, 'Approved', 'R.md'), 'r');
+    const results = await Promise.all([files.remove('Approved/R.md'), files.remove('Approved/R.md')]);
+    expect([...results].sort()).toEqual([false, true]);
     expect(await readdir(join(vault, 'Approved'))).toEqual([]);
   });
 

@@ -1,7 +1,9 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FteError } from '../../core/errors.js';
+import { initVault } from '../../core/init.js';
 import {
   HttpVaultPort,
   serveVaultPort,
@@ -139,6 +141,19 @@ describe('serveVaultPort: the answers', () => {
       expect(error.exitCode).toBe(65);
       expect(error.retryable).toBe(false);
     });
+  });
+
+  it('syncs through the port: the clone without a remote reports local-only', async () => {
+    const dir = join(await tempDir(), 'vault');
+    await initVault(dir, { agent: 'cloud' });
+    const repo = new VaultRepo({ root: dir, agent: 'cloud' });
+    const server = await serveVaultPort({ port: new LocalVaultPort(repo), token: TOKEN });
+    try {
+      const report = await new HttpVaultPort(dir, 'cloud', server.url, TOKEN).sync();
+      expect(report).toMatchObject({ state: 'local-only', head: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    } finally {
+      await server.close();
+    }
   });
 
   it('an invalid change is 400 and an InvalidChangeError on the client', async () => {

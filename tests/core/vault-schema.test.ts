@@ -112,6 +112,24 @@ describe('VaultChange: the schema', () => {
     });
   });
 
+  it('accepts each encoding and mode named explicitly, and names the discriminator of an unknown kind', () => {
+    for (const encoding of ['utf8', 'base64']) {
+      for (const mode of ['create', 'replace', 'ensure']) {
+        const change = {
+          message: 'a: b',
+          operations: [{ op: 'write', path: 'a.md', content: '', encoding, mode }],
+        };
+        expect(parseChange(change).operations[0]).toMatchObject({ encoding, mode });
+      }
+    }
+    expect(() => parseChange({ ...msg('a: b'), preconditions: [{ kind: 'newer', path: 'a' }] })).toThrow(
+      /^invalid vault change: preconditions\.0\.kind: /,
+    );
+    expect(() => parseChange({ message: 'a: b', operations: [{ op: 'chmod', path: 'a' }] })).toThrow(
+      /^invalid vault change: operations\.0\.op: /,
+    );
+  });
+
   it('refuses unknown kinds, encodings and modes, empty audit fields, and more than 1000 entries', () => {
     const write = (extra: object) => ({
       message: 'a: b',
