@@ -19,6 +19,13 @@ export default {
     'core/vault-repo.ts:995-1010',
     'core/git/stale-copies.ts',
     'core/secret-guard.ts',
+    // The vault boundary's file layer and VaultPort: every read/write of vault content, the change's
+    // preconditions and secret refusals, and the loopback HTTP port.
+    'core/vault/safe-fs.ts',
+    'core/vault/local-port.ts',
+    'core/vault/change.ts',
+    'core/vault/read-cache.ts',
+    'core/vault/http-port.ts',
     // The executor.
     'executor/ledger.ts',
     'executor/actions/at-most-once.ts',

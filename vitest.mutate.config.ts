@@ -10,9 +10,18 @@ export default defineConfig({
   test: {
     include: [
       'tests/core/codec.test.ts',
+      'tests/core/read-cache.test.ts',
+      'tests/core/safe-fs.test.ts',
       'tests/core/secret-guard.test.ts',
       'tests/core/secret-names.test.ts',
       'tests/core/stale-copies.test.ts',
+      'tests/core/vault-change.test.ts',
+      'tests/core/vault-files.test.ts',
+      'tests/core/vault-http.test.ts',
+      'tests/core/vault-modules.test.ts',
+      'tests/core/vault-port.test.ts',
+      'tests/core/vault-read-cache.test.ts',
+      'tests/core/vault-schema.test.ts',
       'tests/core/yielding.test.ts',
       'tests/executor/action-odoo-common.test.ts',
       'tests/executor/action-post-invoice.test.ts',
