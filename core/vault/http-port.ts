@@ -177,7 +177,8 @@ export class HttpVaultPort implements VaultPort {
     }
     if (response.ok) return parsed;
     const message = (parsed as { error?: string }).error ?? `status ${response.status}`;
-    if (response.status === 400) throw new InvalidChangeError(message);
+    // The server's message is an InvalidChangeError's already: say "invalid vault change" once.
+    if (response.status === 400) throw new InvalidChangeError(message.replace(/^invalid vault change: /, ''));
     if (response.status === 401) {
       throw new FteError(`the vault port refused the token: ${message}`, { exitCode: 78 });
     }
