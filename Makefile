@@ -40,11 +40,11 @@ test: build
 	npx biome check .
 	bash scripts/test-lanes.sh
 
-# Mutation testing of the safety-critical modules (Stryker, stryker.config.mjs; docs/mutation.md). Slow;
-# incremental: a second run re-tests only what changed. Reports in reports/mutation/. Not part of `make test`.
+# Mutation testing of the safety-critical modules (Stryker; the groups in mutation-groups.mjs; docs/mutation.md).
+# Slow; incremental: a second run re-tests only what changed. `make mutate GROUPS=executor` runs one group.
+# Reports in reports/mutation/. Not part of `make test`.
 mutate: deps
-	npx stryker run stryker.config.mjs
-	node scripts/mutation-summary.mjs reports/mutation/mutation.json
+	node scripts/mutate.mjs $(GROUPS)
 
 bench: build
 	node dist/bench/run.js
