@@ -105,12 +105,14 @@ async function checkInvariant(model: Model, real: Real): Promise<void> {
 /** What the model allows a claim to answer, and whether it pushes (so the agent's committed claims land). */
 function claimExpectation(model: Model, agent: Agent, id: string): { results: string[]; pushes: boolean } {
   const owner = model.owner.get(id);
-  // A claim this clone committed (or moved and its recovery committed) but never pushed is "won" as far as
-  // the clone knows; when the remote already gave the item to the other agent, a claim that syncs first
-  // learns it and yields ("lost").
+  // A claim this clone committed (or moved and its recovery committed) but never pushed is won only once it
+  // is on the remote: the claim pushes it now ("won", and every claim it committed lands), or the push is
+  // rejected because the remote moved on ("offline": the next sync decides). When the remote already gave
+  // the item to the other agent, the push is always rejected (or a recovery that put the moved item back
+  // lets the claim run again and learn it: "lost").
   if (model.pending[agent].has(id)) {
     const takenByOther = owner !== undefined && owner !== agent;
-    return { results: takenByOther ? ['won', 'lost'] : ['won'], pushes: false };
+    return { results: takenByOther ? ['offline', 'lost'] : ['won', 'offline'], pushes: false };
   }
   if (owner === agent) return { results: ['won'], pushes: false };
   if (owner !== undefined) return { results: ['lost'], pushes: false };
@@ -133,6 +135,9 @@ class Claim implements fc.AsyncCommand<Model, Real> {
     if (expected.pushes) {
       settlePending(model, this.agent);
       model.owner.set(this.id, this.agent);
+    } else if (model.pending[this.agent].has(this.id) && outcome.result === 'won') {
+      // Its committed claims were pushed.
+      settlePending(model, this.agent);
     }
     // It yielded: its own commit of the claim is gone.
     if (outcome.result === 'lost') model.pending[this.agent].delete(this.id);
@@ -219,8 +224,10 @@ class Unreachable implements fc.AsyncCommand<Model, Real> {
     }
     real.log.push(`${this} -> ${JSON.stringify(outcome)}`);
     const owner = model.owner.get(this.id);
-    const allowed =
-      model.pending[this.agent].has(this.id) || owner === this.agent
+    // A claim committed but not pushed cannot be pushed now: not won until it is on the remote.
+    const allowed = model.pending[this.agent].has(this.id)
+      ? ['offline']
+      : owner === this.agent
         ? ['won']
         : owner === undefined
           ? ['offline']
