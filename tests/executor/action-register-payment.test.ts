@@ -623,39 +623,45 @@ describe('register_payment: what a failure means', () => {
     expect(refused.message).toMatch(/ \(not sent\)$/);
   });
 
-  it("records Odoo names `/` (a draft's name, no number yet) are named by their ids: the payment, the bill, the marked payments", async () => {
-    const { billId, partnerId } = await vendorBill(100);
-    const unnumbered = rewriteAnswers((call, result) =>
-      ['account.payment', 'account.move'].includes(call.model) &&
-      ['read', 'search_read'].includes(call.method) &&
-      Array.isArray(result)
-        ? result.map((r: Record<string, unknown>) => ('name' in r ? { ...r, name: '/' } : r))
-        : result,
-    );
-    const prepared = executor().prepare(pay(billId, partnerId, 40));
-    const paid = await executor({ fetch: unnumbered }).perform(prepared);
-    const [payment] = await payments(server, partnerId);
-    expect(payment!.memo).toBe(`account.move ${billId} ${prepared.payload.marker}`);
-    expect(paid.detail).toBe(`paid 40.00 EUR to Hosting Ltd in Odoo (account.payment/${payment!.id})`);
+  it.each([
+    ['/', "a draft's name, no number yet"],
+    [false, 'Odoo\'s "no value"'],
+  ])(
+    'records whose name Odoo gives as %j (%s) are named by their ids: the payment, the bill, the marked payments',
+    async (unnamed) => {
+      const { billId, partnerId } = await vendorBill(100);
+      const unnumbered = rewriteAnswers((call, result) =>
+        ['account.payment', 'account.move'].includes(call.model) &&
+        ['read', 'search_read'].includes(call.method) &&
+        Array.isArray(result)
+          ? result.map((r: Record<string, unknown>) => ('name' in r ? { ...r, name: unnamed } : r))
+          : result,
+      );
+      const prepared = executor().prepare(pay(billId, partnerId, 40));
+      const paid = await executor({ fetch: unnumbered }).perform(prepared);
+      const [payment] = await payments(server, partnerId);
+      expect(payment!.memo).toBe(`account.move ${billId} ${prepared.payload.marker}`);
+      expect(paid.detail).toBe(`paid 40.00 EUR to Hosting Ltd in Odoo (account.payment/${payment!.id})`);
 
-    const again = await executor({ fetch: unnumbered }).perform(prepared);
-    expect(again.detail).toBe(
-      `already paid in Odoo by this approval (account.payment/${payment!.id}, memo ${prepared.payload.marker}); not paid again`,
-    );
-    expect(again.effectId).toBe(`account.payment/${payment!.id}`);
+      const again = await executor({ fetch: unnumbered }).perform(prepared);
+      expect(again.detail).toBe(
+        `already paid in Odoo by this approval (account.payment/${payment!.id}, memo ${prepared.payload.marker}); not paid again`,
+      );
+      expect(again.effectId).toBe(`account.payment/${payment!.id}`);
 
-    const full = await vendorBill(30);
-    const odoo = await admin();
-    const context = { active_model: 'account.move', active_ids: [full.billId] };
-    const wizard = await odoo.create('account.payment.register', { amount: 30 }, { context });
-    await odoo.call('account.payment.register', 'action_create_payments', [wizard], {}, { context });
-    const byPerson = await executor({ fetch: unnumbered }).perform(
-      executor().prepare(pay(full.billId, full.partnerId, 30)),
-    );
-    expect(byPerson.detail).toBe(
-      `already paid in Odoo: vendor bill account.move ${full.billId} is paid; not paid again`,
-    );
-  });
+      const full = await vendorBill(30);
+      const odoo = await admin();
+      const context = { active_model: 'account.move', active_ids: [full.billId] };
+      const wizard = await odoo.create('account.payment.register', { amount: 30 }, { context });
+      await odoo.call('account.payment.register', 'action_create_payments', [wizard], {}, { context });
+      const byPerson = await executor({ fetch: unnumbered }).perform(
+        executor().prepare(pay(full.billId, full.partnerId, 30)),
+      );
+      expect(byPerson.detail).toBe(
+        `already paid in Odoo: vendor bill account.move ${full.billId} is paid; not paid again`,
+      );
+    },
+  );
 
   it("the payment's number cannot be read back: paid all the same, named by its id", async () => {
     const { billId, partnerId } = await vendorBill(100);
