@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OdooClient, type OdooSettings } from '../../core/odoo/client.js';
 import { POST_INVOICE_PARAMETERS, PostInvoiceExecutor } from '../../executor/actions/post-invoice.js';
 import { ActionFailure, InvalidActionError } from '../../executor/actions/types.js';
-import { type OutgoingEmail, SmtpTransport, stableMessageId } from '../../executor/email.js';
+import { type SmtpTransport, stableMessageId } from '../../executor/email.js';
 import { ODOO_SETTINGS_HINT } from '../../executor/odoo-config.js';
-import type { SentCopy, SentCopyResult } from '../../executor/sent-copy.js';
+import type { SentCopy } from '../../executor/sent-copy.js';
 import { odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
 import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
-import { onCleanup, type SmtpOptions, smtpServer } from './helpers.js';
+import { actionFailure, OWNER_FROM, recordingSentCopy, smtpTransport } from './action-helpers.js';
 import { accountingApproval, rewriteAnswers } from './odoo-world.js';
 
 /**
@@ -17,7 +17,7 @@ import { accountingApproval, rewriteAnswers } from './odoo-world.js';
  */
 
 const KEYS = odooKeys();
-const FROM = 'Owner <owner@example.com>';
+const FROM = OWNER_FROM;
 let server: OdooTestServer;
 
 beforeAll(async () => {
@@ -73,25 +73,6 @@ const invoice = (
     body,
   );
 
-/** A SentCopy that keeps what it is asked to file (the IMAP one is tested against Dovecot). */
-function sentCopies(): SentCopy & { filed: Array<{ mail: OutgoingEmail; at: Date }> } {
-  const filed: Array<{ mail: OutgoingEmail; at: Date }> = [];
-  return {
-    filed,
-    async file(mail, at): Promise<SentCopyResult> {
-      filed.push({ mail, at });
-      return { kind: 'appended', mailbox: 'Sent' };
-    },
-  };
-}
-
-async function smtp(options: SmtpOptions = {}) {
-  const s = await smtpServer(options);
-  const transport = new SmtpTransport({ host: '127.0.0.1', port: s.port, secure: false, from: FROM });
-  onCleanup(async () => transport.close());
-  return { s, transport };
-}
-
 const executor = (
   o: { settings?: OdooSettings; transport?: SmtpTransport; sentCopy?: SentCopy; fetch?: typeof fetch } = {},
 ) =>
@@ -108,18 +89,6 @@ const stateOf = async (id: number) => {
   return { state: move!.state, name: move!.name };
 };
 const calls = (method: string) => server.calls.filter((c) => c.method === method).length;
-
-async function failure(promise: Promise<unknown>): Promise<{ message: string; meaning: string }> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  const f = error as ActionFailure;
-  return { message: f.message, meaning: f.meaning };
-}
 
 const sameAnswer = (message: string, meaning: string) => ({ message, meaning });
 
@@ -315,7 +284,7 @@ describe('post_invoice: posting', () => {
       }
       return answer;
     };
-    const { s, transport } = await smtp();
+    const { smtp: s, transport } = await smtpTransport();
     const ex = executor({ fetch: armed, transport });
     const posted = await ex.perform(ex.prepare(invoice(inv, { email_to: 'billing@acme.example' })));
     expect((await stateOf(inv.id)).state).toBe('posted');
@@ -367,7 +336,7 @@ describe('post_invoice: posting', () => {
     const bill = await draft({ moveType: 'in_invoice' });
     cases.push([bill, {}, 'its type is in_invoice, not out_invoice']);
     for (const [inv, extra, what] of cases) {
-      expect(await failure(executor().perform(executor().prepare(invoice(inv, extra))))).toEqual(
+      expect(await actionFailure(executor().perform(executor().prepare(invoice(inv, extra))))).toEqual(
         sameAnswer(
           `invoice account.move ${inv.id} changed in Odoo since you approved it (${what}); nothing was posted — ask for a new approval`,
           'failed',
@@ -382,7 +351,7 @@ describe('post_invoice: posting', () => {
 
     const cancelled = await draft();
     await (await cloudOdoo()).call('account.move', 'button_cancel', [cancelled.id]);
-    expect(await failure(executor().perform(executor().prepare(invoice(cancelled))))).toEqual(
+    expect(await actionFailure(executor().perform(executor().prepare(invoice(cancelled))))).toEqual(
       sameAnswer(
         `invoice account.move ${cancelled.id} is cancel in Odoo, not a draft; nothing was posted`,
         'failed',
@@ -395,7 +364,7 @@ describe('post_invoice: posting', () => {
     expect((await executor().perform(executor().prepare(invoice(spaced)))).detail).toMatch(
       /^posted in Odoo as /,
     );
-    const missing = await failure(
+    const missing = await actionFailure(
       executor().perform(executor().prepare(invoice({ id: 999_999, partnerId: 7 }))),
     );
     expect(missing.meaning).toBe('failed');
@@ -404,14 +373,14 @@ describe('post_invoice: posting', () => {
 
   it('without Odoo settings: not_sent; with an email but no SMTP: not_sent before Odoo is asked', async () => {
     const prepared = executor().prepare(invoice({ id: 12, partnerId: 7 }));
-    expect(await failure(executor({ settings: undefined }).perform(prepared))).toEqual(
+    expect(await actionFailure(executor({ settings: undefined }).perform(prepared))).toEqual(
       sameAnswer(`no Odoo configured (${ODOO_SETTINGS_HINT})`, 'not_sent'),
     );
     const withMail = executor().prepare(
       invoice({ id: 12, partnerId: 7 }, { email_to: 'billing@acme.example' }),
     );
     const seen = server.calls.length;
-    expect(await failure(executor().perform(withMail))).toEqual(
+    expect(await actionFailure(executor().perform(withMail))).toEqual(
       sameAnswer(
         'no SMTP server configured (set SMTP_HOST and SMTP_FROM): the invoice is posted only together with its email',
         'not_sent',
@@ -449,7 +418,9 @@ describe('post_invoice: what Odoo may hold', () => {
       move_type: 'out_invoice',
       invoice_line_ids: LINES.map((l) => [0, 0, l]),
     });
-    expect(await failure(executor().perform(executor().prepare(invoice({ id, partnerId: 7 }))))).toEqual(
+    expect(
+      await actionFailure(executor().perform(executor().prepare(invoice({ id, partnerId: 7 })))),
+    ).toEqual(
       sameAnswer(
         `invoice account.move ${id} changed in Odoo since you approved it (its partner is empty, not Acme SA (7)); nothing was posted — ask for a new approval`,
         'failed',
@@ -466,7 +437,7 @@ describe('post_invoice: what Odoo may hold', () => {
 
   it("an invoice number with spaces and slashes (a journal's own sequence) gives a plain PDF file name", async () => {
     const inv = await draft();
-    const { s, transport } = await smtp();
+    const { smtp: s, transport } = await smtpTransport();
     const customNumber = rewriteAnswers((call, result) =>
       call.model === 'account.move' && call.method === 'read' && Array.isArray(result)
         ? result.map((r: Record<string, unknown>) =>
@@ -485,7 +456,7 @@ describe('post_invoice: what a failure of the post means', () => {
   it("the cloud's draft-only key: Odoo refuses the post (AccessError), failed with the hint", async () => {
     const inv = await draft();
     const ex = executor({ settings: odooSettings(server, KEYS, 'cloud', { readRetries: 0 }) });
-    const refused = await failure(ex.perform(ex.prepare(invoice(inv))));
+    const refused = await actionFailure(ex.perform(ex.prepare(invoice(inv))));
     expect(refused.meaning).toBe('failed');
     expect(refused.message).toMatch(/may not do this \(is it the cloud's draft-only key\?\)$/);
     expect((await stateOf(inv.id)).state).toBe('draft');
@@ -494,7 +465,7 @@ describe('post_invoice: what a failure of the post means', () => {
   it('the invoice cannot be read: not_sent, nothing posted', async () => {
     const inv = await draft();
     server.inject({ kind: 'status500', model: 'account.move', method: 'read' });
-    const refused = await failure(executor().perform(executor().prepare(invoice(inv))));
+    const refused = await actionFailure(executor().perform(executor().prepare(invoice(inv))));
     expect(refused.meaning).toBe('not_sent');
     expect(refused.message).toMatch(/^Odoo could not be read, nothing was changed: /);
     expect((await stateOf(inv.id)).state).toBe('draft');
@@ -504,7 +475,7 @@ describe('post_invoice: what a failure of the post means', () => {
     const inv = await draft();
     server.inject({ kind: 'hang_after', method: 'action_post' });
     const ex = executor({ settings: laptop({ timeoutMs: 700 }) });
-    const refused = await failure(ex.perform(ex.prepare(invoice(inv))));
+    const refused = await actionFailure(ex.perform(ex.prepare(invoice(inv))));
     expect(refused.meaning).toBe('uncertain');
     expect((await stateOf(inv.id)).state).toBe('posted');
   });
@@ -512,7 +483,7 @@ describe('post_invoice: what a failure of the post means', () => {
   it("Odoo's own error answer to the post (rolled back): not_sent", async () => {
     const inv = await draft();
     server.inject({ kind: 'status500', method: 'action_post' });
-    const refused = await failure(executor().perform(executor().prepare(invoice(inv))));
+    const refused = await actionFailure(executor().perform(executor().prepare(invoice(inv))));
     expect(refused.meaning).toBe('not_sent');
     expect(refused.message).toMatch(/ \(not sent\)$/);
   });
@@ -526,8 +497,8 @@ describe('post_invoice: what a failure of the post means', () => {
 describe('post_invoice: the reply with the invoice PDF', () => {
   it('posts, then sends the reply with the PDF; afterDone files its Sent copy once', async () => {
     const inv = await draft();
-    const { s, transport } = await smtp();
-    const copies = sentCopies();
+    const { smtp: s, transport } = await smtpTransport();
+    const copies = recordingSentCopy();
     const ex = executor({ transport, sentCopy: copies });
     const prepared = ex.prepare(
       invoice(inv, { email_to: 'billing@acme.example', email_subject: 'Your invoice' }),
@@ -568,7 +539,7 @@ describe('post_invoice: the reply with the invoice PDF', () => {
   });
 
   it('afterDone files nothing for an invoice without email, or a reply never sent, or without a Sent copy', async () => {
-    const copies = sentCopies();
+    const copies = recordingSentCopy();
     const ex = executor({ sentCopy: copies });
     await ex.afterDone(ex.prepare(invoice({ id: 12, partnerId: 7 })), new Date());
     await ex.afterDone(
@@ -577,7 +548,7 @@ describe('post_invoice: the reply with the invoice PDF', () => {
     );
     expect(copies.filed).toEqual([]);
     const inv = await draft();
-    const { transport } = await smtp();
+    const { transport } = await smtpTransport();
     const noCopy = executor({ transport });
     const prepared = noCopy.prepare(invoice(inv, { email_to: 'a@acme.example' }));
     await noCopy.perform(prepared);
@@ -586,11 +557,11 @@ describe('post_invoice: the reply with the invoice PDF', () => {
 
   it('the PDF cannot be read: posted, the email not sent (not_sent); the next perform sends it without posting again', async () => {
     const inv = await draft();
-    const { s, transport } = await smtp();
+    const { smtp: s, transport } = await smtpTransport();
     const ex = executor({ transport });
     const prepared = ex.prepare(invoice(inv, { email_to: 'billing@acme.example' }));
     server.inject({ kind: 'status500', path: '/report/pdf' });
-    const refused = await failure(ex.perform(prepared));
+    const refused = await actionFailure(ex.perform(prepared));
     const { state, name } = await stateOf(inv.id);
     expect(state).toBe('posted');
     expect(refused.meaning).toBe('not_sent');
@@ -618,11 +589,11 @@ describe('post_invoice: the reply with the invoice PDF', () => {
     [{ dropAfterData: true }, 'uncertain', 'the email may or may not have left'],
   ] as const)('an SMTP server that answers %o: posted, %s', async (options, meaning, what) => {
     const inv = await draft();
-    const { transport } = await smtp(options);
-    const copies = sentCopies();
+    const { transport } = await smtpTransport(options);
+    const copies = recordingSentCopy();
     const ex = executor({ transport, sentCopy: copies });
     const prepared = ex.prepare(invoice(inv, { email_to: 'billing@acme.example' }));
-    const refused = await failure(ex.perform(prepared));
+    const refused = await actionFailure(ex.perform(prepared));
     const { name } = await stateOf(inv.id);
     expect(refused.meaning).toBe(meaning);
     expect(refused.message.startsWith(`posted in Odoo as ${String(name)}; ${what}: `)).toBe(true);

@@ -15,6 +15,7 @@ import { Ledger } from '../../executor/ledger.js';
 import { ODOO_SETTINGS_HINT } from '../../executor/odoo-config.js';
 import { odooKeys, odooSettings, odooUsers } from '../odoo/keys.js';
 import { type OdooTestServer, startOdooServer } from '../odoo/server.js';
+import { actionFailure } from './action-helpers.js';
 import { accountingApproval, odoo17Fetch, postedVendorBill, rewriteAnswers } from './odoo-world.js';
 
 /**
@@ -91,19 +92,6 @@ const payments = async (s = server, partnerId?: number) =>
   );
 
 const calls = (method: string, s = server) => s.calls.filter((c) => c.method === method).length;
-
-/** The failure `promise` rejected with, as {message, meaning}. */
-async function failure(promise: Promise<unknown>): Promise<{ message: string; meaning: string }> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  const f = error as ActionFailure;
-  return { message: f.message, meaning: f.meaning };
-}
 
 async function ledgerWithPaymentTo(partnerId: number, outcome: 'sent' | 'failed' = 'sent'): Promise<Ledger> {
   const ledger = new Ledger(join(await mkdtemp(join(tmpdir(), 'fte-pay-')), 'ledger.jsonl'));
@@ -450,7 +438,7 @@ describe('register_payment: paying', () => {
     const context = { active_model: 'account.move', active_ids: [invoice] };
     const wizard = await odoo.create('account.payment.register', { amount: 60 }, { context });
     await odoo.call('account.payment.register', 'action_create_payments', [wizard], {}, { context });
-    expect(await failure(executor().perform(executor().prepare(pay(invoice, partnerId, 60))))).toEqual({
+    expect(await actionFailure(executor().perform(executor().prepare(pay(invoice, partnerId, 60))))).toEqual({
       message: `vendor bill account.move ${invoice}: it is a out_invoice, not a vendor bill; nothing was paid`,
       meaning: 'failed',
     });
@@ -474,7 +462,9 @@ describe('register_payment: paying', () => {
 
   it('pays exactly what the bill still owes; refuses more, nothing paid', async () => {
     const { billId, partnerId } = await vendorBill(90);
-    const refused = await failure(executor().perform(executor().prepare(pay(billId, partnerId, 90.01))));
+    const refused = await actionFailure(
+      executor().perform(executor().prepare(pay(billId, partnerId, 90.01))),
+    );
     expect(refused).toEqual({
       message: `vendor bill account.move ${billId}: it owes 90.00 EUR, less than the approved 90.01 EUR; nothing was paid`,
       meaning: 'failed',
@@ -488,12 +478,12 @@ describe('register_payment: paying', () => {
   it("the payee's id and name must be Odoo's for that bill (names compared trimmed)", async () => {
     const { billId, partnerId } = await vendorBill(100);
     const other = await (await admin()).create('res.partner', { name: 'Hosting Ltd' });
-    expect(await failure(executor().perform(executor().prepare(pay(billId, other, 10))))).toEqual({
+    expect(await actionFailure(executor().perform(executor().prepare(pay(billId, other, 10))))).toEqual({
       message: `vendor bill account.move ${billId}: its partner is Hosting Ltd (${partnerId}), not Hosting Ltd (${other}) as approved; nothing was paid`,
       meaning: 'failed',
     });
     expect(
-      await failure(
+      await actionFailure(
         executor().perform(executor().prepare(pay(billId, partnerId, 10, { partner: 'Hosting Limited' }))),
       ),
     ).toEqual({
@@ -508,12 +498,12 @@ describe('register_payment: paying', () => {
 
   it('refuses a bill in another currency, a customer invoice and a draft bill: failed, nothing paid', async () => {
     const usd = await vendorBill(100, { currency: 2 });
-    expect(await failure(executor().perform(executor().prepare(pay(usd.billId, usd.partnerId, 10))))).toEqual(
-      {
-        message: `vendor bill account.move ${usd.billId}: its currency is USD, not EUR; nothing was paid`,
-        meaning: 'failed',
-      },
-    );
+    expect(
+      await actionFailure(executor().perform(executor().prepare(pay(usd.billId, usd.partnerId, 10)))),
+    ).toEqual({
+      message: `vendor bill account.move ${usd.billId}: its currency is USD, not EUR; nothing was paid`,
+      meaning: 'failed',
+    });
     const paidUsd = await executor().perform(
       executor().prepare(pay(usd.billId, usd.partnerId, 10, { currency: 'USD' })),
     );
@@ -527,7 +517,7 @@ describe('register_payment: paying', () => {
       invoice_line_ids: [[0, 0, { name: 'Work', quantity: 1, price_unit: 100 }]],
     });
     await odoo.call('account.move', 'action_post', [invoice]);
-    expect(await failure(executor().perform(executor().prepare(pay(invoice, partnerId, 10))))).toEqual({
+    expect(await actionFailure(executor().perform(executor().prepare(pay(invoice, partnerId, 10))))).toEqual({
       message: `vendor bill account.move ${invoice}: it is a out_invoice, not a vendor bill; nothing was paid`,
       meaning: 'failed',
     });
@@ -536,7 +526,7 @@ describe('register_payment: paying', () => {
       partner_id: partnerId,
       invoice_line_ids: [[0, 0, { name: 'Hosting', quantity: 1, price_unit: 100 }]],
     });
-    expect(await failure(executor().perform(executor().prepare(pay(draft, partnerId, 10))))).toEqual({
+    expect(await actionFailure(executor().perform(executor().prepare(pay(draft, partnerId, 10))))).toEqual({
       message: `vendor bill account.move ${draft}: it is draft, not posted; nothing was paid`,
       meaning: 'failed',
     });
@@ -544,7 +534,7 @@ describe('register_payment: paying', () => {
   });
 
   it("a bill Odoo does not have: Odoo's MissingError, failed", async () => {
-    const refused = await failure(executor().perform(executor().prepare(pay(999_999, 7, 10))));
+    const refused = await actionFailure(executor().perform(executor().prepare(pay(999_999, 7, 10))));
     expect(refused.meaning).toBe('failed');
     expect(refused.message).toMatch(/^Odoo account\.move\.read: Record does not exist or has been deleted/);
   });
@@ -552,19 +542,19 @@ describe('register_payment: paying', () => {
   it("above this machine's ceiling at execution: failed before Odoo is asked anything", async () => {
     const prepared = executor({ ceiling: 1000 }).prepare(pay(41, 7, 800));
     const seen = server.calls.length;
-    expect(await failure(executor({ ceiling: 500 }).perform(prepared))).toEqual({
+    expect(await actionFailure(executor({ ceiling: 500 }).perform(prepared))).toEqual({
       message: "800.00 EUR is above this machine's per-payment ceiling of 500.00 EUR; nothing was paid",
       meaning: 'failed',
     });
     expect(server.calls.length).toBe(seen);
-    expect(await failure(executor({ ceiling: 799.99 }).perform(prepared))).toMatchObject({
+    expect(await actionFailure(executor({ ceiling: 799.99 }).perform(prepared))).toMatchObject({
       meaning: 'failed',
     });
   });
 
   it('without Odoo settings: not_sent', async () => {
     const prepared = executor().prepare(pay(41, 7, 10));
-    expect(await failure(executor({ settings: undefined }).perform(prepared))).toEqual({
+    expect(await actionFailure(executor({ settings: undefined }).perform(prepared))).toEqual({
       message: `no Odoo configured (${ODOO_SETTINGS_HINT})`,
       meaning: 'not_sent',
     });
@@ -575,7 +565,7 @@ describe('register_payment: what a failure means', () => {
   it("the cloud's draft-only key: Odoo refuses the wizard (AccessError), failed with the hint, nothing paid", async () => {
     const { billId, partnerId } = await vendorBill(100);
     const ex = executor({ settings: odooSettings(server, KEYS, 'cloud', { readRetries: 0 }) });
-    const refused = await failure(ex.perform(ex.prepare(pay(billId, partnerId, 10))));
+    const refused = await actionFailure(ex.perform(ex.prepare(pay(billId, partnerId, 10))));
     expect(refused.meaning).toBe('failed');
     expect(refused.message).toMatch(/may not do this \(is it the cloud's draft-only key\?\)$/);
     expect(await payments(server, partnerId)).toEqual([]);
@@ -584,7 +574,7 @@ describe('register_payment: what a failure means', () => {
   it('the wizard cannot be created (a 5xx): nothing was paid, not_sent', async () => {
     const { billId, partnerId } = await vendorBill(100);
     server.inject({ kind: 'html', model: 'account.payment.register', method: 'create' });
-    const refused = await failure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
+    const refused = await actionFailure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
     expect(refused.meaning).toBe('not_sent');
     expect(refused.message).toMatch(/^Odoo could not be read, nothing was changed: /);
     expect(await payments(server, partnerId)).toEqual([]);
@@ -593,7 +583,7 @@ describe('register_payment: what a failure means', () => {
   it('Odoo reads fail before paying: not_sent', async () => {
     const { billId, partnerId } = await vendorBill(100);
     server.inject({ kind: 'status500', model: 'account.payment', method: 'fields_get' });
-    const refused = await failure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
+    const refused = await actionFailure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
     expect(refused.meaning).toBe('not_sent');
     expect(refused.message).toMatch(/^Odoo could not be read, nothing was changed: /);
   });
@@ -602,7 +592,7 @@ describe('register_payment: what a failure means', () => {
     const { billId, partnerId } = await vendorBill(100);
     server.inject({ kind: 'hang_after', method: 'action_create_payments' });
     const ex = executor({ settings: laptop({ timeoutMs: 700 }) });
-    const refused = await failure(ex.perform(ex.prepare(pay(billId, partnerId, 10))));
+    const refused = await actionFailure(ex.perform(ex.prepare(pay(billId, partnerId, 10))));
     expect(refused.meaning).toBe('uncertain');
     expect(refused.message).toMatch(/no answer .* within 700 ms/);
     expect(await payments(server, partnerId)).toHaveLength(1);
@@ -611,14 +601,14 @@ describe('register_payment: what a failure means', () => {
   it("an error page for the payment (a proxy's 502): uncertain", async () => {
     const { billId, partnerId } = await vendorBill(100);
     server.inject({ kind: 'html', method: 'action_create_payments' });
-    const refused = await failure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
+    const refused = await actionFailure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
     expect(refused.meaning).toBe('uncertain');
   });
 
   it("Odoo's own error answer to the payment (rolled back): not_sent", async () => {
     const { billId, partnerId } = await vendorBill(100);
     server.inject({ kind: 'status500', method: 'action_create_payments' });
-    const refused = await failure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
+    const refused = await actionFailure(executor().perform(executor().prepare(pay(billId, partnerId, 10))));
     expect(refused.meaning).toBe('not_sent');
     expect(refused.message).toMatch(/ \(not sent\)$/);
   });

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SendEmailExecutor } from '../../executor/actions/send-email.js';
 import { InvalidActionError } from '../../executor/actions/types.js';
-import { type OutgoingEmail, SendFailure, SmtpTransport, stableMessageId } from '../../executor/email.js';
-import type { SentCopy, SentCopyResult } from '../../executor/sent-copy.js';
-import { onCleanup, type SmtpOptions, smtpServer } from './helpers.js';
+import { SendFailure, stableMessageId } from '../../executor/email.js';
+import { OWNER_FROM, recordingSentCopy, smtpTransport } from './action-helpers.js';
 import { accountingApproval } from './odoo-world.js';
 
 /**
@@ -11,7 +10,7 @@ import { accountingApproval } from './odoo-world.js';
  * it refuses, and the send over a real SMTP server on loopback.
  */
 
-const FROM = 'Owner <owner@example.com>';
+const FROM = OWNER_FROM;
 const BODY = 'Dear client,\n\nThe January invoice is attached.\n';
 
 const approval = (parameters: Record<string, unknown>, body = BODY, task = 'EMAIL_A') =>
@@ -25,25 +24,6 @@ const raw = (parameters: Record<string, unknown>) => {
   const a = approval({});
   return { ...a, data: { ...a.data, ...parameters } } as typeof a;
 };
-
-/** A SentCopy that keeps what it is asked to file (the IMAP one is tested against Dovecot). */
-function sentCopies(): SentCopy & { filed: Array<{ mail: OutgoingEmail; at: Date }> } {
-  const filed: Array<{ mail: OutgoingEmail; at: Date }> = [];
-  return {
-    filed,
-    async file(mail, at): Promise<SentCopyResult> {
-      filed.push({ mail, at });
-      return { kind: 'appended', mailbox: 'Sent' };
-    },
-  };
-}
-
-async function transportTo(options: SmtpOptions = {}) {
-  const smtp = await smtpServer(options);
-  const transport = new SmtpTransport({ host: '127.0.0.1', port: smtp.port, secure: false, from: FROM });
-  onCleanup(async () => transport.close());
-  return { smtp, transport };
-}
 
 describe('send_email: what the owner is shown', () => {
   const executor = new SendEmailExecutor({ from: FROM });
@@ -149,7 +129,7 @@ describe('send_email: what the owner is shown', () => {
 
 describe('send_email: the send', () => {
   it('sends the approved message over SMTP; the server answer is the detail, its recipients the audit', async () => {
-    const { smtp, transport } = await transportTo();
+    const { smtp, transport } = await smtpTransport();
     const executor = new SendEmailExecutor({ from: FROM, transport });
     expect(executor.unavailable()).toBeUndefined();
     const prepared = executor.prepare(
@@ -183,7 +163,7 @@ describe('send_email: the send', () => {
     [{ rejectWith: 451 }, 'not_sent'],
     [{ dropAfterData: true }, 'uncertain'],
   ] as const)('an SMTP server that answers %o: %s', async (options, meaning) => {
-    const { transport } = await transportTo(options);
+    const { transport } = await smtpTransport(options);
     const executor = new SendEmailExecutor({ from: FROM, transport });
     const error = await executor.perform(executor.prepare(approval({}))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SendFailure);
@@ -198,7 +178,7 @@ describe('send_email: the send', () => {
   });
 
   it('afterDone files the sent message as a Sent copy, when one is configured', async () => {
-    const copies = sentCopies();
+    const copies = recordingSentCopy();
     const executor = new SendEmailExecutor({ from: FROM, sentCopy: copies });
     const prepared = executor.prepare(approval({ subject: 'Re: January' }));
     const at = new Date('2026-03-15T10:00:00Z');
