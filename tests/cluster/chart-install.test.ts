@@ -135,8 +135,9 @@ describe('helm install charts/fte on a real node', () => {
     }
     expect(pods.map((p) => p.metadata.name)).toContain(await leader());
 
-    const head = (await git(remote, 'rev-parse', 'main')).trim();
     await eventually(async () => {
+      // The remote's commit now: the operator's own start-up commits may move it after the install.
+      const head = (await git(remote, 'rev-parse', 'main')).trim();
       const vault = JSON.parse(await cluster.ok(['get', 'vault', 'fte', '-n', namespace, '-o', 'json']));
       expect(vault.status).toMatchObject({ state: 'synced', lastSyncedCommit: head });
       expect(vault.status.conditions.find((c: { type: string }) => c.type === 'Ready')?.status).toBe('True');
