@@ -41,10 +41,11 @@ test: build
 	bash scripts/test-lanes.sh
 
 # Mutation testing of the safety-critical modules (Stryker; the groups in mutation-groups.mjs; docs/mutation.md).
-# Slow; incremental: a second run re-tests only what changed. `make mutate GROUPS=executor` runs one group.
+# Slow; incremental: a second run re-tests only what changed. `make mutate GROUPS=executor` runs one group,
+# `make mutate CONCURRENCY=1` one test runner (on a machine busy with other work).
 # Reports in reports/mutation/. Not part of `make test`.
 mutate: deps
-	node scripts/mutate.mjs $(GROUPS)
+	FTE_MUTATE_CONCURRENCY=$(CONCURRENCY) node scripts/mutate.mjs $(GROUPS)
 
 bench: build
 	node dist/bench/run.js
