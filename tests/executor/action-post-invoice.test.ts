@@ -17,7 +17,6 @@ import { accountingApproval, rewriteAnswers } from './odoo-world.js';
  */
 
 const KEYS = odooKeys();
-const FROM = OWNER_FROM;
 let server: OdooTestServer;
 
 beforeAll(async () => {
@@ -81,7 +80,7 @@ const executor = (
       settings: 'settings' in o ? o.settings : laptop(),
       clientOptions: o.fetch ? { fetch: o.fetch } : undefined,
     },
-    { from: FROM, transport: o.transport, sentCopy: o.sentCopy },
+    { from: OWNER_FROM, transport: o.transport, sentCopy: o.sentCopy },
   );
 
 const stateOf = async (id: number) => {
@@ -149,7 +148,7 @@ describe('post_invoice: what the owner is shown', () => {
   });
 
   it('with email_to: the reply, its thread, the attachment and the body length follow', () => {
-    const executorWithMail = new PostInvoiceExecutor({}, { from: FROM });
+    const executorWithMail = new PostInvoiceExecutor({}, { from: OWNER_FROM });
     const body = 'Hello Acme,\n\nYour invoice.\n';
     const prepared = executorWithMail.prepare(
       invoice(
@@ -163,9 +162,9 @@ describe('post_invoice: what the owner is shown', () => {
         body,
       ),
     );
-    const messageId = stableMessageId(`INV_${tasks}`, FROM);
+    const messageId = stableMessageId(`INV_${tasks}`, OWNER_FROM);
     expect(prepared.effect.slice(6)).toEqual([
-      ['then send email from', FROM],
+      ['then send email from', OWNER_FROM],
       ['to', 'billing@acme.example'],
       ['subject', 'Re: October invoice'],
       ['in reply to', '<oct@acme.example>'],
