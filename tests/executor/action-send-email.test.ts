@@ -10,7 +10,6 @@ import { accountingApproval } from './odoo-world.js';
  * it refuses, and the send over a real SMTP server on loopback.
  */
 
-const FROM = OWNER_FROM;
 const BODY = 'Dear client,\n\nThe January invoice is attached.\n';
 
 const approval = (parameters: Record<string, unknown>, body = BODY, task = 'EMAIL_A') =>
@@ -26,7 +25,7 @@ const raw = (parameters: Record<string, unknown>) => {
 };
 
 describe('send_email: what the owner is shown', () => {
-  const executor = new SendEmailExecutor({ from: FROM });
+  const executor = new SendEmailExecutor({ from: OWNER_FROM });
 
   it('names the action, its audit type and the parameters it understands', () => {
     expect(executor.action).toBe('send_email');
@@ -52,9 +51,9 @@ describe('send_email: what the owner is shown', () => {
         references: '<first@mail.example.com> <jan@mail.example.com>',
       }),
     );
-    const messageId = stableMessageId('EMAIL_A', FROM);
+    const messageId = stableMessageId('EMAIL_A', OWNER_FROM);
     expect(prepared.effect).toEqual([
-      ['send email from', FROM],
+      ['send email from', OWNER_FROM],
       ['to', 'client@example.com'],
       ['cc', 'Boss <boss@example.com>'],
       ['bcc (hidden from the others)', 'archive@example.com'],
@@ -75,22 +74,27 @@ describe('send_email: what the owner is shown', () => {
     });
     expect(prepared.effectId).toBe(messageId);
     expect(prepared.notes).toEqual([]);
-    expect(prepared.payload).toMatchObject({ from: FROM, to: 'client@example.com', text: BODY, messageId });
+    expect(prepared.payload).toMatchObject({
+      from: OWNER_FROM,
+      to: 'client@example.com',
+      text: BODY,
+      messageId,
+    });
   });
 
   it('a plain reply shows no cc, bcc or thread lines, and audits none', () => {
     const prepared = executor.prepare(approval({ subject: 'Hello' }));
     expect(prepared.effect).toEqual([
-      ['send email from', FROM],
+      ['send email from', OWNER_FROM],
       ['to', 'client@example.com'],
       ['subject', 'Hello'],
-      ['message id', stableMessageId('EMAIL_A', FROM)],
+      ['message id', stableMessageId('EMAIL_A', OWNER_FROM)],
       ['body', `${BODY.length} characters (the draft, exactly as approved)`],
     ]);
     expect(prepared.target).toBe('client@example.com');
     expect(prepared.audit).toEqual({
       subject: 'Hello',
-      message_id: stableMessageId('EMAIL_A', FROM),
+      message_id: stableMessageId('EMAIL_A', OWNER_FROM),
       in_reply_to: null,
       body_chars: BODY.length,
     });
@@ -130,7 +134,7 @@ describe('send_email: what the owner is shown', () => {
 describe('send_email: the send', () => {
   it('sends the approved message over SMTP; the server answer is the detail, its recipients the audit', async () => {
     const { smtp, transport } = await smtpTransport();
-    const executor = new SendEmailExecutor({ from: FROM, transport });
+    const executor = new SendEmailExecutor({ from: OWNER_FROM, transport });
     expect(executor.unavailable()).toBeUndefined();
     const prepared = executor.prepare(
       approval({ subject: 'Re: January', cc: 'boss@example.com', bcc: 'archive@example.com' }),
@@ -144,14 +148,14 @@ describe('send_email: the send', () => {
     expect(performed.effectId).toBeUndefined();
     expect(smtp.received).toHaveLength(1);
     const [mail] = smtp.received;
-    expect(mail!.parsed.messageId).toBe(stableMessageId('EMAIL_A', FROM));
+    expect(mail!.parsed.messageId).toBe(stableMessageId('EMAIL_A', OWNER_FROM));
     expect(mail!.parsed.text).toBe(BODY);
     expect(mail!.envelopeTo).toEqual(['client@example.com', 'boss@example.com', 'archive@example.com']);
     expect(mail!.raw).not.toMatch(/^bcc:/im);
   });
 
   it('without a transport it throws and is uncertain (it never runs: unavailable() says why)', async () => {
-    const executor = new SendEmailExecutor({ from: FROM });
+    const executor = new SendEmailExecutor({ from: OWNER_FROM });
     const error = await executor.perform(executor.prepare(approval({}))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toBe('no SMTP transport');
@@ -164,14 +168,14 @@ describe('send_email: the send', () => {
     [{ dropAfterData: true }, 'uncertain'],
   ] as const)('an SMTP server that answers %o: %s', async (options, meaning) => {
     const { transport } = await smtpTransport(options);
-    const executor = new SendEmailExecutor({ from: FROM, transport });
+    const executor = new SendEmailExecutor({ from: OWNER_FROM, transport });
     const error = await executor.perform(executor.prepare(approval({}))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SendFailure);
     expect(executor.classify(error)).toBe(meaning);
   });
 
   it('classifies a bare SMTP reply code too', () => {
-    const executor = new SendEmailExecutor({ from: FROM });
+    const executor = new SendEmailExecutor({ from: OWNER_FROM });
     expect(executor.classify(Object.assign(new Error('x'), { responseCode: 554 }))).toBe('failed');
     expect(executor.classify(Object.assign(new Error('x'), { responseCode: 421 }))).toBe('not_sent');
     expect(executor.classify(new Error('socket closed'))).toBe('uncertain');
@@ -179,11 +183,13 @@ describe('send_email: the send', () => {
 
   it('afterDone files the sent message as a Sent copy, when one is configured', async () => {
     const copies = recordingSentCopy();
-    const executor = new SendEmailExecutor({ from: FROM, sentCopy: copies });
+    const executor = new SendEmailExecutor({ from: OWNER_FROM, sentCopy: copies });
     const prepared = executor.prepare(approval({ subject: 'Re: January' }));
     const at = new Date('2026-03-15T10:00:00Z');
     await executor.afterDone(prepared, at);
     expect(copies.filed).toEqual([{ mail: prepared.payload, at }]);
-    await expect(new SendEmailExecutor({ from: FROM }).afterDone(prepared, at)).resolves.toBeUndefined();
+    await expect(
+      new SendEmailExecutor({ from: OWNER_FROM }).afterDone(prepared, at),
+    ).resolves.toBeUndefined();
   });
 });
