@@ -27,6 +27,10 @@ export const SERVER_SUITES = [
   'tests/oauth/mail-oauth.test.ts',
   'tests/executor/sent-copy.test.ts',
   'tests/e2e/kill.test.ts',
+  // Not server suites, but long ones (2 min each under load): here they even out the two lanes of
+  // `make test`, whose wall time is the longer lane's.
+  'tests/core/hostile-git.test.ts',
+  'tests/core/yielding.test.ts',
 ];
 
 /** Workers of the `rest` project: 2, or 1 when it shares the machine with the `servers` lane. */
