@@ -64,29 +64,37 @@ describe('yielding commits', () => {
     expect(await git(cloud.dir, 'log', '--format=%s')).not.toContain('cloud: expire E8');
   }, 60_000);
 
-  it('another agent’s claim in our history is never dropped as ours', async () => {
-    const { clones } = await remoteWithClones(['cloud', 'local']);
-    const cloud = clones.cloud!;
-    const local = clones.local!;
-    await writeFile(join(cloud.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\nhi\n');
-    await cloud.repo.commit('cloud: add E9');
-    await cloud.repo.sync();
-    await local.repo.sync();
-    // A local commit whose subject names another agent's claim (only this clone's own yield): kept, both versions.
-    await local.repo.change('other: claim E9', async () => {
-      await writeFile(join(local.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\nlocal\n');
-      return ['Needs_Action/email/E9.md'];
-    });
-    await cloud.repo.change('cloud: edit E9', async () => {
-      await writeFile(join(cloud.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\ncloud\n');
-      return ['Needs_Action/email/E9.md'];
-    });
-    await cloud.repo.sync();
-    const report = await local.repo.sync();
-    expect(report.lostClaims).toEqual([]);
-    expect(report.conflicts).toHaveLength(1);
-    expect(await git(local.dir, 'log', '--format=%s')).toContain('other: claim E9');
-  }, 60_000);
+  it.each([
+    ['another agent’s claim', 'other: claim E9'],
+    // A quarantine commit's subject ends in a path the remote chose: it may end like our own claim.
+    ['a subject that only ends like our claim', 'local: quarantine Needs_Action/email/x local: claim E9'],
+  ])(
+    '%s in our history is never dropped as ours',
+    async (_, subject) => {
+      const { clones } = await remoteWithClones(['cloud', 'local']);
+      const cloud = clones.cloud!;
+      const local = clones.local!;
+      await writeFile(join(cloud.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\nhi\n');
+      await cloud.repo.commit('cloud: add E9');
+      await cloud.repo.sync();
+      await local.repo.sync();
+      // Only this clone's own claim yields; any other commit that conflicts is kept, both versions.
+      await local.repo.change(subject, async () => {
+        await writeFile(join(local.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\nlocal\n');
+        return ['Needs_Action/email/E9.md'];
+      });
+      await cloud.repo.change('cloud: edit E9', async () => {
+        await writeFile(join(cloud.dir, 'Needs_Action/email/E9.md'), '---\ntype: email\n---\n\ncloud\n');
+        return ['Needs_Action/email/E9.md'];
+      });
+      await cloud.repo.sync();
+      const report = await local.repo.sync();
+      expect(report.lostClaims).toEqual([]);
+      expect(report.conflicts).toHaveLength(1);
+      expect((await git(local.dir, 'log', '--format=%s')).split('\n')).toContain(subject);
+    },
+    60_000,
+  );
 });
 
 const E7 = 'Needs_Action/email/E7.md';
