@@ -577,3 +577,12 @@ describe('findSecretContent (fte rules, synchronous)', () => {
     expect(findSecretContent(dkim, 'raw-mail')).toBeUndefined();
   });
 });
+
+describe('secret guard: a daemon scans for months', () => {
+  it('a scan leaves no timing entries behind (secretlint’s profiler would keep about 110 per scan, for good)', async () => {
+    const before = performance.getEntries().length;
+    for (let i = 0; i < 20; i++) expect(await scanText(`an ordinary note, number ${i}\n`)).toBeUndefined();
+    expect(await scanText('ghp_0123456789abcdefghijABCDEFGHIJ012345\n')).toBeDefined();
+    expect(performance.getEntries().length).toBe(before);
+  });
+});
