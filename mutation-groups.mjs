@@ -30,15 +30,15 @@ export const MUTATION_GROUPS = {
       'tests/core/vault-schema.test.ts',
     ],
   },
-  // The rebase rule for yielding commits (YIELDING_COMMIT, rebase()), the claim (claimUnlocked(),
+  // The rebase rule for yielding commits (YIELDING_COMMIT, replayOnRemote()), the claim (claimUnlocked(),
   // claimHeld(), undoClaim()) and the stale item copies a sync never commits.
   'vault-repo': {
     mutate: [
-      'core/vault-repo.ts:99-99',
-      'core/vault-repo.ts:767-805',
-      'core/vault-repo.ts:891-975',
-      'core/vault-repo.ts:982-992',
-      'core/vault-repo.ts:995-1010',
+      'core/vault-repo.ts:100-100',
+      'core/vault-repo.ts:785-823',
+      'core/vault-repo.ts:895-979',
+      'core/vault-repo.ts:986-996',
+      'core/vault-repo.ts:999-1014',
       'core/git/stale-copies.ts',
     ],
     tests: ['tests/core/stale-copies.test.ts', 'tests/core/yielding.test.ts'],

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnsafePathError } from './errors.js';
+import { keepStashedVersions, unmergedStages } from './git/autostash.js';
 import { OwnerLock } from './git/owner-lock.js';
 import { quarantineLinks } from './git/quarantine.js';
 import { recoverClone } from './git/recovery.js';
@@ -758,13 +759,30 @@ export class VaultRepo {
         '--no-overwrite-ignore',
         REMOTE_REF,
       ]);
+      await this.keepStashedVersions();
       return 0;
     }
     await this.rebase(report);
     return (await this.divergence())?.ahead ?? 0;
   }
 
+  /** Puts our commits on top of the remote's, then our uncommitted changes back as they were. */
   private async rebase(report: SyncReport): Promise<void> {
+    await this.replayOnRemote(report);
+    await this.keepStashedVersions();
+  }
+
+  private async keepStashedVersions(): Promise<void> {
+    for (const path of await keepStashedVersions(this.git, this.root)) {
+      this.onEvent({
+        kind: 'kept_local_change',
+        message: `${path}: the remote changed it too; this machine's uncommitted version is kept over it`,
+        path,
+      });
+    }
+  }
+
+  private async replayOnRemote(report: SyncReport): Promise<void> {
     try {
       await this.git.run(['rebase', '--quiet', '--autostash', REMOTE_REF]);
       return;
@@ -830,7 +848,7 @@ export class VaultRepo {
    * VaultFiles: never through a link.
    */
   private async keepBothVersions(report: SyncReport, subject: string): Promise<void> {
-    const stages = await this.unmergedStages();
+    const stages = await unmergedStages(this.git);
     const stamp = this.clock().toISOString().replace(/[:.]/g, '-');
     for (const [path, sides] of stages) {
       // During a rebase, stage 2 is the upstream (remote) side and stage 3 is our commit being replayed.
@@ -874,20 +892,6 @@ export class VaultRepo {
   }
 
   /** `git ls-files -u -z`: per unmerged path, its stages' mode and blob. */
-  private async unmergedStages(): Promise<Map<string, Map<number, { mode: string; oid: string }>>> {
-    const out = await this.git.run(['ls-files', '-u', '-z']);
-    const stages = new Map<string, Map<number, { mode: string; oid: string }>>();
-    for (const entry of out.split('\0')) {
-      const tab = entry.indexOf('\t');
-      if (tab === -1) continue;
-      const [mode = '', oid = '', stage = '0'] = entry.slice(0, tab).split(' ');
-      const path = entry.slice(tab + 1);
-      if (!stages.has(path)) stages.set(path, new Map());
-      stages.get(path)?.set(Number(stage), { mode, oid });
-    }
-    return stages;
-  }
-
   private async claimUnlocked(id: string): Promise<ClaimOutcome> {
     const target = itemPaths.inProgress(this.agent, id);
     const source = await this.findNeedsAction(id);

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import type { Git } from '../git.js';
 import { GitCommandError, type StatusEntry, statusEntries } from '../git.js';
 import { FOLDERS } from '../layout.js';
+import { keepStashedVersions } from './autostash.js';
 
 /** A git lock untouched this long, with no live git process in the clone, was left by a crash. */
 export const STALE_LOCK_MS = 2_500;
@@ -46,6 +47,10 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
     if (!existsSync(join(gitDir, marker))) continue;
     if (!(await git.succeeds(abort)) && fallback.length > 0) await git.succeeds(fallback);
     repairs.push({ kind: 'unfinished', detail: `${marker}: git ${abort.join(' ')}` });
+  }
+  // Killed after git put the autostash back with conflicts and before the sync settled them.
+  for (const path of await keepStashedVersions(git, root)) {
+    repairs.push({ kind: 'stashed_change_kept', detail: path });
   }
   // Staged but never committed (killed between `git add` and `git commit`): unstage, keep the files.
   if (!(await git.succeeds(['diff', '--cached', '--quiet']))) {

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VaultRepo } from '../../core/vault-repo.js';
+import { git, remoteWithClones } from '../helpers/vaults.js';
+
+const APPROVED = 'Approved/EMAIL_B.md';
+const SIGNED = '---\ntype: approval_request\nto: client@example.com\nstatus: approved\n---\n\nhi\n';
+const TAMPERED = '---\ntype: approval_request\nto: evil@example.com\nstatus: approved\n---\n\nhi\n';
+
+/**
+ * The laptop leaves the owner's decisions in Approved/ uncommitted across a sync (approval intake takes them
+ * in), so git's autostash sets them aside and puts them back after the remote's commits. These are the cases
+ * where the remote (a compromised cloud, say) changed the same file meanwhile.
+ */
+async function ownerDecisionBesideRemoteEdit(options: { localCommit: boolean; ownerDeletes?: boolean }) {
+  const { clones } = await remoteWithClones(['cloud', 'local']);
+  const cloud = clones.cloud!;
+  const local = clones.local!;
+  await mkdir(join(cloud.dir, 'Approved'), { recursive: true });
+  await writeFile(join(cloud.dir, APPROVED), SIGNED.replace('approved\n', 'refused\n'));
+  await cloud.repo.commit('cloud: add', [APPROVED]);
+  await cloud.repo.sync();
+  const events: Array<{ kind: string; message: string; path?: string }> = [];
+  const repo = new VaultRepo({
+    root: local.dir,
+    agent: 'local',
+    sweepExclude: ['Approved', 'Rejected'],
+    onEvent: (e) => events.push(e),
+  });
+  await repo.sync();
+  // The owner decides on the laptop (uncommitted); the remote edits the same file and lands first.
+  if (options.ownerDeletes) await rm(join(local.dir, APPROVED));
+  else await writeFile(join(local.dir, APPROVED), SIGNED);
+  if (options.localCommit) {
+    await writeFile(join(local.dir, 'Updates/note.md'), 'a local note\n');
+    await repo.commit('local: note', ['Updates/note.md']);
+  }
+  await writeFile(join(cloud.dir, APPROVED), TAMPERED);
+  await cloud.repo.commit('cloud: edit', [APPROVED]);
+  await cloud.repo.sync();
+  const report = await repo.sync();
+  return { cloud, local, repo, report, events };
+}
+
+async function expectCleanIndex(dir: string) {
+  expect(await git(dir, 'ls-files', '-u')).toBe('');
+  expect(await git(dir, 'diff', '--cached', '--name-only')).toBe('');
+}
+
+describe('uncommitted changes the remote changed too (git autostash)', () => {
+  it.each([
+    ['with our commits to replay (rebase)', true],
+    ['with nothing of ours to replay (fast-forward)', false],
+  ])(
+    '%s: the owner’s version is kept, uncommitted, no conflict markers, and the clone keeps committing',
+    async (_, localCommit) => {
+      const { cloud, local, repo, report, events } = await ownerDecisionBesideRemoteEdit({ localCommit });
+      expect(report.state).toBe('synced');
+      expect(await readFile(join(local.dir, APPROVED), 'utf8')).toBe(SIGNED);
+      await expectCleanIndex(local.dir);
+      // HEAD has the remote's version; the owner's stays a working-tree change for approval intake to see.
+      expect(await git(local.dir, 'show', `HEAD:${APPROVED}`)).toBe(TAMPERED);
+      expect((await git(local.dir, 'status', '--porcelain')).trim()).toBe(`M ${APPROVED}`);
+      expect(events).toContainEqual({
+        kind: 'kept_local_change',
+        message: `${APPROVED}: the remote changed it too; this machine's uncommitted version is kept over it`,
+        path: APPROVED,
+      });
+      // What failed before: every later commit ("Committing is not possible because you have unmerged files").
+      await writeFile(join(local.dir, 'Updates/later.md'), 'later\n');
+      expect((await repo.commit('local: later', ['Updates/later.md'])).committed).toBe(true);
+      expect((await repo.sync()).state).toBe('synced');
+      await cloud.repo.sync();
+      expect(existsSync(join(cloud.dir, 'Updates/later.md'))).toBe(true);
+      if (localCommit) expect(existsSync(join(cloud.dir, 'Updates/note.md'))).toBe(true);
+    },
+  );
+
+  it('the owner deleted the file the remote edited: it stays deleted here, uncommitted', async () => {
+    const { local, report } = await ownerDecisionBesideRemoteEdit({ localCommit: true, ownerDeletes: true });
+    expect(report.state).toBe('synced');
+    expect(existsSync(join(local.dir, APPROVED))).toBe(false);
+    await expectCleanIndex(local.dir);
+    expect((await git(local.dir, 'status', '--porcelain')).trim()).toBe(`D ${APPROVED}`);
+  });
+
+  it('killed before the sync settled the conflict: the next process repairs it before anything else', async () => {
+    const { clones } = await remoteWithClones(['local']);
+    const local = clones.local!;
+    const path = join(local.dir, APPROVED);
+    await mkdir(join(local.dir, 'Approved'), { recursive: true });
+    await writeFile(path, SIGNED);
+    await local.repo.commit('local: add', [APPROVED]);
+    // What git leaves when a stash goes back with conflicts: unmerged stages and markers in the file.
+    await writeFile(path, SIGNED.replace('client@', 'partner@'));
+    await git(local.dir, 'stash', 'push', '--quiet');
+    await writeFile(path, TAMPERED);
+    await local.repo.commit('local: stand-in for the remote’s edit', [APPROVED]);
+    await git(local.dir, 'stash', 'apply', '--quiet').catch(() => undefined);
+    expect(await git(local.dir, 'ls-files', '-u')).not.toBe('');
+    expect(await readFile(path, 'utf8')).toContain('<<<<<<<');
+
+    const events: Array<{ kind: string; message: string }> = [];
+    const next = new VaultRepo({ root: local.dir, agent: 'local', onEvent: (e) => events.push(e) });
+    await writeFile(join(local.dir, 'Updates/n.md'), 'n\n');
+    expect((await next.commit('local: n', ['Updates/n.md'])).committed).toBe(true);
+    expect(events.map((e) => e.message)).toContain(`repaired the clone: stashed_change_kept ${APPROVED}`);
+    expect(await readFile(path, 'utf8')).toBe(SIGNED.replace('client@', 'partner@'));
+    await expectCleanIndex(local.dir);
+  });
+});
