@@ -35,10 +35,10 @@ export const MUTATION_GROUPS = {
   'vault-repo': {
     mutate: [
       'core/vault-repo.ts:100-100',
-      'core/vault-repo.ts:785-823',
-      'core/vault-repo.ts:895-979',
-      'core/vault-repo.ts:986-996',
-      'core/vault-repo.ts:999-1014',
+      'core/vault-repo.ts:787-825',
+      'core/vault-repo.ts:897-981',
+      'core/vault-repo.ts:988-998',
+      'core/vault-repo.ts:1001-1016',
       'core/git/stale-copies.ts',
     ],
     tests: ['tests/core/stale-copies.test.ts', 'tests/core/yielding.test.ts'],

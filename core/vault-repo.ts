@@ -773,10 +773,12 @@ export class VaultRepo {
   }
 
   private async keepStashedVersions(): Promise<void> {
-    for (const path of await keepStashedVersions(this.git, this.root)) {
+    for (const { path, kept } of await keepStashedVersions(this.git, this.root)) {
       this.onEvent({
         kind: 'kept_local_change',
-        message: `${path}: the remote changed it too; this machine's uncommitted version is kept over it`,
+        message: kept
+          ? `${path}: the remote changed it too; this machine's uncommitted version is kept over it`
+          : `${path}: the remote changed it too; removed here, as this machine had it (or as git's side copy of the remote's)`,
         path,
       });
     }

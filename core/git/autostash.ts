@@ -25,21 +25,32 @@ export async function unmergedStages(git: Git): Promise<Map<string, Map<number, 
  * changed the same file, git leaves it unmerged with conflict markers in it (and keeps the change in its
  * stash), so every later commit fails. This puts each such file back as this machine had it: uncommitted,
  * over the remote's version (now HEAD's), never a merge of the two. Never writes through a link. Returns
- * the paths.
+ * each path, and whether a version of ours was put there (else it was removed).
  */
-export async function keepStashedVersions(git: Git, root: string): Promise<string[]> {
+export async function keepStashedVersions(
+  git: Git,
+  root: string,
+): Promise<Array<{ path: string; kept: boolean }>> {
   const stages = await unmergedStages(git);
+  if (stages.size === 0) return [];
+  // The index as HEAD has it (the remote's version): links among it are quarantined as after any pull.
+  await git.run(['reset', '--quiet']);
   const files = new VaultFiles(root);
   for (const [path, sides] of stages) {
     // Applying a stash, stage 2 is the updated upstream (HEAD) and stage 3 the stashed change.
     const stashed = sides.get(3);
-    await git.run(['reset', '--quiet', '--', `:(literal)${path}`]);
     if (stashed === undefined) {
-      // Deleted here: stays deleted.
-      if ((await files.inspect(path)).kind === 'file') await files.remove(path);
+      // Deleted here, or a side file git made for a folder/file clash (`<path>~Updated upstream`, maybe
+      // the remote's link): nothing of ours, removed (a link itself, never what it points to).
+      const entry = await files.inspect(path);
+      if (
+        entry.kind === 'file' ||
+        (entry.kind === 'refused' && entry.problem === 'link' && entry.at === path)
+      )
+        await files.remove(path);
     } else if (stashed.mode !== '120000') {
       await files.writeAtomic(path, await git.runBuffer(['cat-file', 'blob', stashed.oid]));
     }
   }
-  return [...stages.keys()];
+  return [...stages].map(([path, sides]) => ({ path, kept: sides.has(3) }));
 }

@@ -49,7 +49,7 @@ export async function recoverClone(git: Git, root: string, gitDir: string, agent
     repairs.push({ kind: 'unfinished', detail: `${marker}: git ${abort.join(' ')}` });
   }
   // Killed after git put the autostash back with conflicts and before the sync settled them.
-  for (const path of await keepStashedVersions(git, root)) {
+  for (const { path } of await keepStashedVersions(git, root)) {
     repairs.push({ kind: 'stashed_change_kept', detail: path });
   }
   // Staged but never committed (killed between `git add` and `git commit`): unstage, keep the files.

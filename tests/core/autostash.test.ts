@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VaultRepo } from '../../core/vault-repo.js';
-import { git, remoteWithClones } from '../helpers/vaults.js';
+import { git, remoteWithClones, tempDir } from '../helpers/vaults.js';
 
 const APPROVED = 'Approved/EMAIL_B.md';
 const SIGNED = '---\ntype: approval_request\nto: client@example.com\nstatus: approved\n---\n\nhi\n';
@@ -84,6 +84,42 @@ describe('uncommitted changes the remote changed too (git autostash)', () => {
     expect(existsSync(join(local.dir, APPROVED))).toBe(false);
     await expectCleanIndex(local.dir);
     expect((await git(local.dir, 'status', '--porcelain')).trim()).toBe(`D ${APPROVED}`);
+  });
+
+  it('the remote replaced the folder with a link meanwhile: the link is quarantined, none is left, nothing outside is touched', async () => {
+    const { clones } = await remoteWithClones(['cloud', 'local']);
+    const cloud = clones.cloud!;
+    const local = clones.local!;
+    await mkdir(join(cloud.dir, 'Approved'), { recursive: true });
+    await writeFile(join(cloud.dir, APPROVED), TAMPERED);
+    await cloud.repo.commit('cloud: add', [APPROVED]);
+    await cloud.repo.sync();
+    const repo = new VaultRepo({ root: local.dir, agent: 'local', sweepExclude: ['Approved', 'Rejected'] });
+    await repo.sync();
+    await writeFile(join(local.dir, APPROVED), SIGNED);
+    // git meets a folder/file clash here and writes the remote's link beside it as `Approved~Updated upstream`.
+    const outside = await tempDir();
+    await git(cloud.dir, 'rm', '-q', '-r', 'Approved');
+    await symlink(outside, join(cloud.dir, 'Approved'));
+    await git(cloud.dir, 'add', '-A');
+    await git(cloud.dir, '-c', 'user.name=c', '-c', 'user.email=c@x', 'commit', '-qm', 'cloud: link');
+    await git(cloud.dir, 'push', '-q', 'origin', 'HEAD:main');
+
+    const report = await repo.sync();
+    expect(report.state).toBe('synced');
+    expect(report.quarantinedLinks).toEqual(['Approved']);
+    expect(await readdir(outside)).toEqual([]);
+    expect((await lstat(join(local.dir, 'Approved'))).isDirectory()).toBe(true);
+    expect(await readFile(join(local.dir, APPROVED), 'utf8')).toBe(SIGNED);
+    const tracked = (await git(local.dir, 'ls-files', '-s')).split('\n');
+    expect(tracked.filter((line) => line.startsWith('120000'))).toEqual([]);
+    const top = await readdir(local.dir);
+    for (const name of top) expect((await lstat(join(local.dir, name))).isSymbolicLink(), name).toBe(false);
+    await expectCleanIndex(local.dir);
+    await writeFile(join(local.dir, 'Updates/after.md'), 'after\n');
+    expect((await repo.commit('local: after', ['Updates/after.md'])).committed).toBe(true);
+    expect((await repo.sync()).state).toBe('synced');
+    expect(await git(local.dir, 'status', '--porcelain', '--untracked-files=all')).toBe(`?? ${APPROVED}\n`);
   });
 
   it('killed before the sync settled the conflict: the next process repairs it before anything else', async () => {
