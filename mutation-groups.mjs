@@ -36,9 +36,9 @@ export const MUTATION_GROUPS = {
     mutate: [
       'core/vault-repo.ts:100-100',
       'core/vault-repo.ts:787-825',
-      'core/vault-repo.ts:897-981',
-      'core/vault-repo.ts:988-998',
-      'core/vault-repo.ts:1001-1016',
+      'core/vault-repo.ts:896-980',
+      'core/vault-repo.ts:987-997',
+      'core/vault-repo.ts:1000-1015',
       'core/git/stale-copies.ts',
     ],
     tests: ['tests/core/stale-copies.test.ts', 'tests/core/yielding.test.ts'],

@@ -893,7 +893,6 @@ export class VaultRepo {
     if (stages.size > 0) await this.git.run(['add', '--', FOLDERS.logs]);
   }
 
-  /** `git ls-files -u -z`: per unmerged path, its stages' mode and blob. */
   private async claimUnlocked(id: string): Promise<ClaimOutcome> {
     const target = itemPaths.inProgress(this.agent, id);
     const source = await this.findNeedsAction(id);
