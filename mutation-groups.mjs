@@ -43,6 +43,13 @@ export const MUTATION_GROUPS = {
     ],
     tests: ['tests/core/stale-copies.test.ts', 'tests/core/yielding.test.ts'],
   },
+  // A sync's uncommitted changes the remote also changed (git's conflicted --autostash): ours kept, never
+  // conflict markers, never through a link. Its own group: every sync runs it, so the vault-repo group's
+  // tests would all cover it.
+  autostash: {
+    mutate: ['core/git/autostash.ts'],
+    tests: ['tests/core/autostash.test.ts'],
+  },
   'secret-guard': {
     mutate: ['core/secret-guard.ts'],
     tests: ['tests/core/secret-guard.test.ts', 'tests/core/secret-names.test.ts'],

@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { keepStashedVersions } from '../../core/git/autostash.js';
+import { Git } from '../../core/git.js';
 import { VaultRepo } from '../../core/vault-repo.js';
 import { git, remoteWithClones, tempDir } from '../helpers/vaults.js';
 
@@ -147,3 +150,102 @@ describe('uncommitted changes the remote changed too (git autostash)', () => {
     await expectCleanIndex(local.dir);
   });
 });
+
+/**
+ * keepStashedVersions on an index set up by hand (`git update-index --index-info`, stage 1 the base, 2 the
+ * remote's, 3 this machine's stashed change): what git's autostash can leave, and what a hostile remote can
+ * arrange around it.
+ */
+describe('keepStashedVersions', () => {
+  async function cloneWithFile() {
+    const { clones } = await remoteWithClones(['local']);
+    const local = clones.local!;
+    await mkdir(join(local.dir, 'Approved'), { recursive: true });
+    await writeFile(join(local.dir, APPROVED), SIGNED);
+    await local.repo.commit('local: add', [APPROVED]);
+    const blob = async (text: string) =>
+      (await execGit(local.dir, ['hash-object', '-w', '--stdin'], text)).trim();
+    const unmerged = async (path: string, stages: Array<[number, string, string]>) =>
+      execGit(
+        local.dir,
+        ['update-index', '--index-info'],
+        [`0 ${'0'.repeat(40)}\t${path}`, ...stages.map(([n, mode, oid]) => `${mode} ${oid} ${n}\t${path}`)]
+          .map((line) => `${line}\n`)
+          .join(''),
+      );
+    return { dir: local.dir, git: new Git(local.dir), blob, unmerged };
+  }
+
+  it('nothing unmerged: touches nothing (the staged change stays staged) and reports nothing', async () => {
+    const { dir, git: g } = await cloneWithFile();
+    await writeFile(join(dir, APPROVED), TAMPERED);
+    await git(dir, 'add', APPROVED);
+    expect(await keepStashedVersions(g, dir)).toEqual([]);
+    expect(await git(dir, 'diff', '--cached', '--name-only')).toBe(`${APPROVED}\n`);
+  });
+
+  it('a path under a link to a folder outside, with nothing of ours: nothing outside is removed, nothing thrown', async () => {
+    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    const outside = await tempDir();
+    await writeFile(join(outside, 'x.md'), 'outside\n');
+    await symlink(outside, join(dir, 'L'));
+    const base = await blob('base\n');
+    await unmerged('L/x.md', [
+      [1, '100644', base],
+      [2, '100644', await blob('theirs\n')],
+    ]);
+    expect(await keepStashedVersions(g, dir)).toEqual([{ path: 'L/x.md', kept: false }]);
+    expect(await readFile(join(outside, 'x.md'), 'utf8')).toBe('outside\n');
+    await expectCleanIndex(dir);
+  });
+
+  it('a folder where the unmerged file was, with nothing of ours: the folder stays, nothing thrown', async () => {
+    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    await mkdir(join(dir, 'Approved/D.md'), { recursive: true });
+    await writeFile(join(dir, 'Approved/D.md/inner.md'), 'inner\n');
+    await unmerged('Approved/D.md', [
+      [1, '100644', await blob('base\n')],
+      [2, '100644', await blob('theirs\n')],
+    ]);
+    expect(await keepStashedVersions(g, dir)).toEqual([{ path: 'Approved/D.md', kept: false }]);
+    expect(await readFile(join(dir, 'Approved/D.md/inner.md'), 'utf8')).toBe('inner\n');
+    await expectCleanIndex(dir);
+  });
+
+  it('a FIFO where the unmerged file was, with nothing of ours: left as it is (only a file or a link is removed)', async () => {
+    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    await rm(join(dir, APPROVED));
+    await new Promise((resolve, reject) =>
+      execFile('mkfifo', [join(dir, APPROVED)], (error) => (error ? reject(error) : resolve(undefined))),
+    );
+    await unmerged(APPROVED, [
+      [1, '100644', await blob(SIGNED)],
+      [2, '100644', await blob(TAMPERED)],
+    ]);
+    expect(await keepStashedVersions(g, dir)).toEqual([{ path: APPROVED, kept: false }]);
+    expect((await lstat(join(dir, APPROVED))).isFIFO()).toBe(true);
+  });
+
+  it('our stashed side is a link: its target is never written as the file', async () => {
+    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    await unmerged(APPROVED, [
+      [1, '100644', await blob(SIGNED)],
+      [2, '100644', await blob(TAMPERED)],
+      [3, '120000', await blob('/etc/passwd')],
+    ]);
+    await writeFile(join(dir, APPROVED), TAMPERED);
+    expect(await keepStashedVersions(g, dir)).toEqual([{ path: APPROVED, kept: true }]);
+    expect(await readFile(join(dir, APPROVED), 'utf8')).toBe(TAMPERED);
+    await expectCleanIndex(dir);
+  });
+});
+
+/** git with `input` on its standard input. */
+function execGit(dir: string, args: string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('git', args, { cwd: dir }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    );
+    child.stdin?.end(input);
+  });
+}
