@@ -173,7 +173,13 @@ describe('keepStashedVersions', () => {
           .map((line) => `${line}\n`)
           .join(''),
       );
-    return { dir: local.dir, git: new Git(local.dir), blob, unmerged };
+    /** Unmerged with a base and the remote's side only: nothing of this machine's to put back. */
+    const remoteSideOnly = async (path: string) =>
+      unmerged(path, [
+        [1, '100644', await blob('base\n')],
+        [2, '100644', await blob('theirs\n')],
+      ]);
+    return { dir: local.dir, git: new Git(local.dir), blob, unmerged, remoteSideOnly };
   }
 
   it('nothing unmerged: touches nothing (the staged change stays staged) and reports nothing', async () => {
@@ -185,43 +191,33 @@ describe('keepStashedVersions', () => {
   });
 
   it('a path under a link to a folder outside, with nothing of ours: nothing outside is removed, nothing thrown', async () => {
-    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    const { dir, git: g, remoteSideOnly } = await cloneWithFile();
     const outside = await tempDir();
     await writeFile(join(outside, 'x.md'), 'outside\n');
     await symlink(outside, join(dir, 'L'));
-    const base = await blob('base\n');
-    await unmerged('L/x.md', [
-      [1, '100644', base],
-      [2, '100644', await blob('theirs\n')],
-    ]);
+    await remoteSideOnly('L/x.md');
     expect(await keepStashedVersions(g, dir)).toEqual([{ path: 'L/x.md', kept: false }]);
     expect(await readFile(join(outside, 'x.md'), 'utf8')).toBe('outside\n');
     await expectCleanIndex(dir);
   });
 
   it('a folder where the unmerged file was, with nothing of ours: the folder stays, nothing thrown', async () => {
-    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    const { dir, git: g, remoteSideOnly } = await cloneWithFile();
     await mkdir(join(dir, 'Approved/D.md'), { recursive: true });
     await writeFile(join(dir, 'Approved/D.md/inner.md'), 'inner\n');
-    await unmerged('Approved/D.md', [
-      [1, '100644', await blob('base\n')],
-      [2, '100644', await blob('theirs\n')],
-    ]);
+    await remoteSideOnly('Approved/D.md');
     expect(await keepStashedVersions(g, dir)).toEqual([{ path: 'Approved/D.md', kept: false }]);
     expect(await readFile(join(dir, 'Approved/D.md/inner.md'), 'utf8')).toBe('inner\n');
     await expectCleanIndex(dir);
   });
 
   it('a FIFO where the unmerged file was, with nothing of ours: left as it is (only a file or a link is removed)', async () => {
-    const { dir, git: g, blob, unmerged } = await cloneWithFile();
+    const { dir, git: g, remoteSideOnly } = await cloneWithFile();
     await rm(join(dir, APPROVED));
     await new Promise((resolve, reject) =>
       execFile('mkfifo', [join(dir, APPROVED)], (error) => (error ? reject(error) : resolve(undefined))),
     );
-    await unmerged(APPROVED, [
-      [1, '100644', await blob(SIGNED)],
-      [2, '100644', await blob(TAMPERED)],
-    ]);
+    await remoteSideOnly(APPROVED);
     expect(await keepStashedVersions(g, dir)).toEqual([{ path: APPROVED, kept: false }]);
     expect((await lstat(join(dir, APPROVED))).isFIFO()).toBe(true);
   });
